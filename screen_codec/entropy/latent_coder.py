@@ -1,0 +1,142 @@
+"""Entropy coding of the latents (y, z): the one implementation both worlds use.
+
+The loop below is written once, on numpy arrays, and drives whichever implementation of the
+entropy-parameter networks it is given (:class:`EntropyParameters`: PyTorch in the research world,
+ONNX Runtime in the service). Everything that decides a CDF index or a symbol goes through that
+interface, so it is the exactness boundary of ARCHITECTURE.md: making it integer-exact later
+touches only the implementations of that protocol, not this loop or the analysis/synthesis nets.
+
+Encoder (the decoder mirrors it, recovering each slice before computing the next one's params)::
+
+    z ──round(z - median)──► rANS(z table, index = channel) ──► bits(z);  z^ = sym + median
+    z^ ──hyper()──► (means, scales)
+    for k in 0..S-1:
+        (mu_k, sigma_k) = slice_moments(k, means, scales, y^_<k)      # at most max_support slices
+        sym_k = round(y_k - mu_k) ──► rANS(gaussian table, index = scale_index(sigma_k))
+        y^_k  = refine(k, means, y^_<k, sym_k + mu_k)                   # LRP, eq. y^ += 0.5 tanh(.)
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol, Sequence
+
+import numpy as np
+
+from ..bitstream import TileSections
+from . import rans
+from .rans import CdfTable
+
+
+class EntropyParameters(Protocol):
+    """The entropy-parameter networks of one model (hyper-synthesis, slice mean/scale, LRP)."""
+
+    num_slices: int
+
+    def hyper(self, z_hat: np.ndarray, quality: int) -> tuple[np.ndarray, np.ndarray]:
+        """z^ (1, Cz, h, w) -> latent means and scales (1, M, 4h, 4w)."""
+        ...
+
+    def slice_moments(
+        self, k: int, means: np.ndarray, scales: np.ndarray, support: Sequence[np.ndarray]
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Mean and scale of slice k given the decoded slices it depends on."""
+        ...
+
+    def refine(
+        self, k: int, means: np.ndarray, support: Sequence[np.ndarray], y_hat: np.ndarray
+    ) -> np.ndarray:
+        """Latent residual prediction: y^_k + 0.5 * tanh(lrp_k(means, support, y^_k))."""
+        ...
+
+
+@dataclass(frozen=True, eq=False)
+class EntropyTables:
+    """The data the rANS coder needs, exported with the model (see model_export)."""
+
+    z_table: CdfTable  # one distribution per channel of z
+    z_medians: np.ndarray  # (Cz,) float32
+    gaussian_table: CdfTable  # one zero-mean Gaussian per entry of scale_table
+    scale_table: np.ndarray  # (L,) float32, ascending
+
+    def to_dict(self) -> dict:
+        return {
+            "z_table": self.z_table.to_dict(),
+            "z_medians": self.z_medians.tolist(),
+            "gaussian_table": self.gaussian_table.to_dict(),
+            "scale_table": self.scale_table.tolist(),
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "EntropyTables":
+        return cls(
+            z_table=CdfTable.from_dict(data["z_table"]),
+            z_medians=np.asarray(data["z_medians"], dtype=np.float32),
+            gaussian_table=CdfTable.from_dict(data["gaussian_table"]),
+            scale_table=np.asarray(data["scale_table"], dtype=np.float32),
+        )
+
+
+def scale_indexes(scales: np.ndarray, scale_table: np.ndarray) -> np.ndarray:
+    """Index of the Gaussian CDF for each scale: the number of table entries (but the last) that
+    are strictly below it; same rule as CompressAI's ``GaussianConditional.build_indexes``."""
+    return np.searchsorted(scale_table[:-1], scales.astype(np.float32), side="left").astype(
+        np.int32
+    )
+
+
+def _channel_indexes(shape: tuple[int, ...]) -> np.ndarray:
+    return np.broadcast_to(np.arange(shape[1], dtype=np.int32).reshape(1, -1, 1, 1), shape)
+
+
+def _slice_channels(num_channels: int, num_slices: int) -> list[slice]:
+    width = num_channels // num_slices
+    return [slice(k * width, (k + 1) * width) for k in range(num_slices)]
+
+
+def encode_latents(
+    y: np.ndarray,
+    z: np.ndarray,
+    params: EntropyParameters,
+    tables: EntropyTables,
+    quality: int,
+) -> tuple[TileSections, np.ndarray, np.ndarray]:
+    """Code one tile's latents. Returns the sections and the decoder-side y^ and z^."""
+    medians = tables.z_medians.reshape(1, -1, 1, 1)
+    z_symbols = np.rint(z - medians).astype(np.int32)
+    z_bytes = rans.encode(z_symbols, _channel_indexes(z.shape), tables.z_table)
+    z_hat = (z_symbols + medians).astype(np.float32)
+
+    means, scales = params.hyper(z_hat, quality)
+    decoded: list[np.ndarray] = []
+    y_bytes = []
+    for k, channels in enumerate(_slice_channels(y.shape[1], params.num_slices)):
+        mu, sigma = params.slice_moments(k, means, scales, decoded)
+        symbols = np.rint(y[:, channels] - mu).astype(np.int32)
+        indexes = scale_indexes(sigma, tables.scale_table)
+        y_bytes.append(rans.encode(symbols, indexes, tables.gaussian_table))
+        decoded.append(params.refine(k, means, decoded, (symbols + mu).astype(np.float32)))
+    return TileSections(z=z_bytes, y=tuple(y_bytes)), np.concatenate(decoded, axis=1), z_hat
+
+
+def decode_latents(
+    sections: TileSections,
+    z_shape: tuple[int, int, int, int],
+    params: EntropyParameters,
+    tables: EntropyTables,
+    quality: int,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Inverse of :func:`encode_latents`: (y^, z^) from one tile's sections."""
+    if len(sections.y) != params.num_slices:
+        raise ValueError(f"stream has {len(sections.y)} slices, model has {params.num_slices}")
+    medians = tables.z_medians.reshape(1, -1, 1, 1)
+    z_symbols = rans.decode(sections.z, _channel_indexes(z_shape), tables.z_table)
+    z_hat = (z_symbols + medians).astype(np.float32)
+
+    means, scales = params.hyper(z_hat, quality)
+    decoded: list[np.ndarray] = []
+    for k, data in enumerate(sections.y):
+        mu, sigma = params.slice_moments(k, means, scales, decoded)
+        symbols = rans.decode(data, scale_indexes(sigma, tables.scale_table), tables.gaussian_table)
+        decoded.append(params.refine(k, means, decoded, (symbols + mu).astype(np.float32)))
+    return np.concatenate(decoded, axis=1), z_hat

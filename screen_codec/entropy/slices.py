@@ -1,0 +1,98 @@
+"""Channel-wise autoregressive Gaussian entropy model with latent residual prediction (LRP).
+
+Minnen & Singh, "Channel-wise autoregressive entropy models for learned image compression"
+(ICIP 2020), as used by WACNN: y is split into S channel slices; slice k is modelled as a
+Gaussian whose mean and scale come from the hyper-synthesis output and the already decoded
+slices (at most ``max_support`` of them), and after quantisation an LRP network predicts the
+residual of y^_k from the same context:
+
+    mean_k  = f_mean_k([means,  y^_<k])          scale_k = f_scale_k([scales, y^_<k])
+    y^_k    = round(y_k - mean_k) + mean_k
+    y^_k   += 0.5 * tanh(f_lrp_k([means, y^_<k, y^_k]))
+
+Each f is a five-layer 3x3 conv stack with GELU. This module is the PyTorch side of the
+exactness boundary (``latent_coder.EntropyParameters``); ``forward`` is the training path
+(additive-noise likelihoods, straight-through rounding for the reconstruction).
+"""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import torch
+from torch import Tensor, nn
+
+from .._compressai import compressai_module
+from ..layers import conv3x3
+
+_entropy_models = compressai_module("entropy_models")
+_ops = compressai_module("ops")
+
+SCALE_TABLE_LEVELS = 64
+SCALE_MIN, SCALE_MAX = 0.11, 256.0
+
+
+def scale_table() -> list[float]:
+    """64 scales spaced exponentially from 0.11 to 256 (WACNN / Minnen 2018)."""
+    return torch.exp(
+        torch.linspace(
+            torch.log(torch.tensor(SCALE_MIN)), torch.log(torch.tensor(SCALE_MAX)), SCALE_TABLE_LEVELS
+        )
+    ).tolist()
+
+
+def _conv_stack(in_ch: int, hidden: Sequence[int], out_ch: int) -> nn.Sequential:
+    layers: list[nn.Module] = []
+    for width in hidden:
+        layers += [conv3x3(in_ch, width), nn.GELU()]
+        in_ch = width
+    layers.append(conv3x3(in_ch, out_ch))
+    return nn.Sequential(*layers)
+
+
+class ChannelSliceEntropyModel(nn.Module):
+    """S-slice channel-wise autoregressive Gaussian model with LRP (see module docstring)."""
+
+    def __init__(
+        self, latent_ch: int, num_slices: int, max_support: int, hidden: Sequence[int]
+    ) -> None:
+        super().__init__()
+        if latent_ch % num_slices:
+            raise ValueError("latent channels must divide evenly into slices")
+        self.num_slices = num_slices
+        self.max_support = max_support
+        self.slice_ch = latent_ch // num_slices
+        support_ch = [latent_ch + self.slice_ch * min(k, max_support) for k in range(num_slices)]
+        self.mean_nets = nn.ModuleList(_conv_stack(c, hidden, self.slice_ch) for c in support_ch)
+        self.scale_nets = nn.ModuleList(_conv_stack(c, hidden, self.slice_ch) for c in support_ch)
+        self.lrp_nets = nn.ModuleList(
+            _conv_stack(c + self.slice_ch, hidden, self.slice_ch) for c in support_ch
+        )
+        self.gaussian = _entropy_models.GaussianConditional(scale_table())
+
+    def _support(self, support: Sequence[Tensor]) -> list[Tensor]:
+        return list(support[: self.max_support])
+
+    def moments(
+        self, k: int, means: Tensor, scales: Tensor, support: Sequence[Tensor]
+    ) -> tuple[Tensor, Tensor]:
+        context = self._support(support)
+        mean = self.mean_nets[k](torch.cat([means, *context], dim=1))
+        scale = self.scale_nets[k](torch.cat([scales, *context], dim=1))
+        return mean, scale
+
+    def refine(self, k: int, means: Tensor, support: Sequence[Tensor], y_hat: Tensor) -> Tensor:
+        context = torch.cat([means, *self._support(support), y_hat], dim=1)
+        return y_hat + 0.5 * torch.tanh(self.lrp_nets[k](context))
+
+    def forward(self, y: Tensor, means: Tensor, scales: Tensor) -> tuple[Tensor, Tensor]:
+        """Training/evaluation pass: (y^, likelihoods of y), both shaped like y."""
+        decoded: list[Tensor] = []
+        likelihoods = []
+        for k, y_k in enumerate(y.split(self.slice_ch, dim=1)):
+            mean, scale = self.moments(k, means, scales, decoded)
+            _, likelihood = self.gaussian(y_k, scale, mean)
+            likelihoods.append(likelihood)
+            y_hat = _ops.quantize_ste(y_k - mean) + mean
+            decoded.append(self.refine(k, means, decoded, y_hat))
+        return torch.cat(decoded, dim=1), torch.cat(likelihoods, dim=1)
