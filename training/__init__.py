@@ -1,0 +1,1 @@
+"""Training world of the screen codec: data pipeline (training.data) and trainer."""
