@@ -1,0 +1,117 @@
+"""The ScreenCodec RPCs: look up the model, check the request, queue for a worker, run the pipeline.
+
+Unary RPCs end with the failure's status. Streams answer every frame, in order; a frame that fails
+gets its status in `error` and the stream goes on.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable
+from functools import partial
+from typing import TypeVar
+
+import grpc
+
+from service import pipeline
+from service.admission import Admission, Rejected
+from service.api.screencodec.v1 import screencodec_pb2 as pb
+from service.api.screencodec.v1 import screencodec_pb2_grpc as pb_grpc
+from service.errors import ServiceError
+from service.logs import REQUEST_ID
+from service.metrics import Metrics
+from service.models import ModelRegistry
+
+log = logging.getLogger(__name__)
+
+Request = TypeVar("Request", pb.EncodeRequest, pb.DecodeRequest)
+Response = TypeVar("Response", pb.EncodeResponse, pb.DecodeResponse)
+Call = Callable[[Request, grpc.aio.ServicerContext], Awaitable[Response]]
+
+
+class ScreenCodecServicer(pb_grpc.ScreenCodecServicer):
+    def __init__(self, registry: ModelRegistry, admission: Admission, metrics: Metrics, max_pixels: int) -> None:
+        self._registry = registry
+        self._admission = admission
+        self._metrics = metrics
+        self._max_pixels = max_pixels
+
+    async def Encode(self, request: pb.EncodeRequest, context: grpc.aio.ServicerContext) -> pb.EncodeResponse:
+        return await self._unary(self._encode, request, context)
+
+    async def Decode(self, request: pb.DecodeRequest, context: grpc.aio.ServicerContext) -> pb.DecodeResponse:
+        return await self._unary(self._decode, request, context)
+
+    async def EncodeStream(
+        self, requests: AsyncIterator[pb.EncodeRequest], context: grpc.aio.ServicerContext
+    ) -> AsyncIterator[pb.EncodeResponse]:
+        async for request in requests:
+            yield await self._frame(self._encode, request, context, pb.EncodeResponse)
+
+    async def DecodeStream(
+        self, requests: AsyncIterator[pb.DecodeRequest], context: grpc.aio.ServicerContext
+    ) -> AsyncIterator[pb.DecodeResponse]:
+        async for request in requests:
+            yield await self._frame(self._decode, request, context, pb.DecodeResponse)
+
+    async def ListModels(
+        self, request: pb.ListModelsRequest, context: grpc.aio.ServicerContext
+    ) -> pb.ListModelsResponse:
+        try:
+            self._registry.get("")  # UNAVAILABLE while models load
+        except ServiceError as err:
+            await context.abort(err.code, err.message)
+        return pipeline.list_models(self._registry)
+
+    async def _encode(self, request: pb.EncodeRequest, context: grpc.aio.ServicerContext) -> pb.EncodeResponse:
+        self._metrics.bytes_in.labels("encode").inc(len(request.image) + len(request.raw.data))
+        runtime = self._registry.get(request.model)
+        job = pipeline.prepare_encode(runtime, request, self._max_pixels)
+        response = await self._admission.run(partial(pipeline.run_encode, job), context.time_remaining())
+        self._metrics.bytes_out.labels("encode").inc(len(response.bitstream))
+        self._metrics.bpp.labels(response.model, str(response.quality)).observe(response.stats.bpp)
+        self._metrics.observe_stages("encode", response.stats.stage_ms)
+        return response
+
+    async def _decode(self, request: pb.DecodeRequest, context: grpc.aio.ServicerContext) -> pb.DecodeResponse:
+        self._metrics.bytes_in.labels("decode").inc(len(request.bitstream))
+        runtime = self._registry.get(request.model)
+        job = pipeline.prepare_decode(runtime, request, self._max_pixels)
+        response = await self._admission.run(partial(pipeline.run_decode, job), context.time_remaining())
+        self._metrics.bytes_out.labels("decode").inc(len(response.image))
+        self._metrics.observe_stages("decode", response.stage_ms)
+        return response
+
+    async def _guarded(self, call: Call, request: Request, context: grpc.aio.ServicerContext) -> Response:
+        """call(), with every failure turned into a ServiceError (bugs into INTERNAL, logged)."""
+        try:
+            return await call(request, context)
+        except Rejected as err:
+            self._metrics.rejected.labels(err.reason).inc()
+            raise
+        except ServiceError:
+            raise
+        except Exception:
+            log.exception("internal error")
+            raise ServiceError(
+                grpc.StatusCode.INTERNAL, f"internal error (request id {REQUEST_ID.get()})"
+            ) from None
+
+    async def _unary(self, call: Call, request: Request, context: grpc.aio.ServicerContext) -> Response:
+        try:
+            return await self._guarded(call, request, context)
+        except ServiceError as err:
+            await context.abort(err.code, err.message)
+
+    async def _frame(
+        self, call: Call, request: Request, context: grpc.aio.ServicerContext, response_type: type[Response]
+    ) -> Response:
+        try:
+            return await self._guarded(call, request, context)
+        except ServiceError as err:
+            log.warning(
+                "frame %d failed: %s", request.frame_id, err.message,
+                extra={"code": err.code.name, "frame_id": request.frame_id},
+            )
+            error = pb.FrameError(code=err.code.value[0], message=err.message)
+            return response_type(frame_id=request.frame_id, error=error)
