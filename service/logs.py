@@ -34,8 +34,12 @@ class JsonFormatter(logging.Formatter):
 
 
 def configure_logging(level: str) -> None:
+    """`level` applies to this service's loggers; libraries (grpc, asyncio) stay at INFO or above,
+    their DEBUG output is noise to an operator."""
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(JsonFormatter())
     root = logging.getLogger()
     root.handlers[:] = [handler]
-    root.setLevel(level.upper())
+    numeric = logging.getLevelName(level.upper())
+    root.setLevel(max(numeric, logging.INFO))
+    logging.getLogger("service").setLevel(numeric)

@@ -1,0 +1,124 @@
+"""Admission control, deadlines, cancellation and startup health, against a runtime whose encode
+takes a known time (FakeRuntime.seconds_per_megapixel)."""
+
+from __future__ import annotations
+
+import time
+
+import grpc
+import pytest
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+from conftest_service import running_server
+from fake_runtime import FakeRuntime
+from service.api.screencodec.v1 import screencodec_pb2 as pb
+
+WORK_S = 0.8  # encode time of one request below
+SIDE = 500
+REQUEST = pb.EncodeRequest(
+    raw=pb.RawImage(width=SIDE, height=SIDE, format=pb.PIXEL_FORMAT_RGB8, data=bytes(SIDE * SIDE * 3))
+)
+
+
+def _slow_runtime() -> FakeRuntime:
+    return FakeRuntime(seconds_per_megapixel=WORK_S / (SIDE * SIDE / 1e6))
+
+
+def _wait_until(predicate, timeout: float = 5.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        assert time.monotonic() < deadline, "condition not reached"
+        time.sleep(0.01)
+
+
+@pytest.fixture
+def one_worker_one_slot():
+    """A server with 1 worker and a queue of 1, plus its runtime."""
+    runtime = _slow_runtime()
+    with running_server([runtime], max_concurrency=1, max_queue=1) as srv, srv.channel() as ch:
+        runtime.encode_calls = 0  # forget the warm-up
+        yield srv, srv.stub(ch), runtime
+
+
+def test_queue_full_is_rejected_at_once_and_queued_work_still_runs(one_worker_one_slot):
+    srv, stub, runtime = one_worker_one_slot
+    running = stub.Encode.future(REQUEST)
+    _wait_until(lambda: runtime.encode_calls == 1)
+    queued = stub.Encode.future(REQUEST)
+    _wait_until(lambda: srv.server.admission.queued == 1)
+
+    start = time.monotonic()
+    with pytest.raises(grpc.RpcError) as info:
+        stub.Encode(REQUEST)
+    assert info.value.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
+    assert time.monotonic() - start < WORK_S / 2  # immediately, not after waiting for a worker
+
+    assert running.result(10).stats.width == SIDE
+    assert queued.result(10).stats.width == SIDE
+    assert runtime.encode_calls == 2
+    metrics = srv.metrics()
+    assert metrics[("screencodec_rejected_total", (("reason", "queue_full"),))] == 1
+
+
+def test_deadline_while_queued_drops_the_work(one_worker_one_slot):
+    srv, stub, runtime = one_worker_one_slot
+    running = stub.Encode.future(REQUEST)
+    _wait_until(lambda: runtime.encode_calls == 1)
+
+    start = time.monotonic()
+    with pytest.raises(grpc.RpcError) as info:
+        stub.Encode(REQUEST, timeout=0.2)
+    assert info.value.code() == grpc.StatusCode.DEADLINE_EXCEEDED
+    assert time.monotonic() - start < WORK_S / 2
+    _wait_until(lambda: srv.server.admission.queued == 0)  # left the queue
+
+    running.result(10)
+    time.sleep(0.2)
+    assert runtime.encode_calls == 1  # the expired request never reached the runtime
+    assert stub.Encode(REQUEST).stats.width == SIDE  # and its slot was not leaked
+
+
+def test_client_cancellation_drops_queued_work(one_worker_one_slot):
+    srv, stub, runtime = one_worker_one_slot
+    running = stub.Encode.future(REQUEST)
+    _wait_until(lambda: runtime.encode_calls == 1)
+    cancelled = stub.Encode.future(REQUEST)
+    _wait_until(lambda: srv.server.admission.queued == 1)
+    cancelled.cancel()
+    _wait_until(lambda: srv.server.admission.queued == 0)
+
+    running.result(10)
+    time.sleep(0.2)
+    assert runtime.encode_calls == 1
+    _wait_until(lambda: srv.server.admission.running == 0)
+
+
+def test_work_beyond_the_deadline_of_a_running_request_is_not_waited_for(one_worker_one_slot):
+    srv, stub, runtime = one_worker_one_slot
+    start = time.monotonic()
+    with pytest.raises(grpc.RpcError) as info:
+        stub.Encode(REQUEST, timeout=0.3)
+    assert info.value.code() == grpc.StatusCode.DEADLINE_EXCEEDED
+    assert time.monotonic() - start < WORK_S
+    # The runtime call itself cannot be interrupted: its slot is freed when it finishes.
+    _wait_until(lambda: srv.server.admission.running == 0)
+    metrics = srv.metrics()
+    key = (("grpc_code", "DEADLINE_EXCEEDED"), ("grpc_method", "Encode"),
+           ("grpc_service", "screencodec.v1.ScreenCodec"), ("grpc_type", "unary"))
+    assert metrics[("grpc_server_handled_total", key)] == 1
+
+
+def test_not_serving_until_models_are_loaded():
+    runtime = FakeRuntime()
+    with running_server([runtime], load_models=False) as srv, srv.channel() as ch:
+        health = health_pb2_grpc.HealthStub(ch)
+        assert health.Check(health_pb2.HealthCheckRequest()).status == health_pb2.HealthCheckResponse.NOT_SERVING
+        with pytest.raises(grpc.RpcError) as info:
+            srv.stub(ch).Encode(REQUEST)
+        assert info.value.code() == grpc.StatusCode.UNAVAILABLE
+        assert runtime.encode_calls == 0
+
+        srv.run(srv.server.load_models())
+        assert runtime.encode_calls == len(runtime.qualities)  # warm-up ran every quality
+        assert health.Check(health_pb2.HealthCheckRequest()).status == health_pb2.HealthCheckResponse.SERVING
+        assert srv.stub(ch).Encode(REQUEST).stats.height == SIDE
