@@ -3,8 +3,9 @@
 `render_page` draws a docs/UI-like screen with PIL: a title bar, a sidebar of small UI labels,
 headings, wrapped paragraphs in several DejaVu faces and sizes (11-28 px), a monospace code block on
 a tinted background, buttons, a bordered table whose cell text sits a few pixels from the rules, and a
-photo-like figure (smooth gradient + noise) that holds no text. It returns the image and the ink
-boxes (PIL textbbox) of every fully visible word, so detectors can be scored by word recall.
+photo-like figure (smooth gradient + noise), sometimes with a white title drawn over it. It returns the image and the ink
+boxes (PIL textbbox) of every fully visible word that has a letter or digit, so detectors can be
+scored by word recall.
 Everything is deterministic per (width, height, seed, theme).
 """
 
@@ -54,13 +55,13 @@ _THEMES = {
     "light": dict(
         bg=(255, 255, 255), fg=(33, 37, 41), muted=(100, 106, 115), titlebar=(222, 223, 227),
         sidebar=(246, 247, 249), code_bg=(246, 243, 236), code_fg=(56, 58, 66),
-        keyword=(166, 38, 164), string=(80, 161, 79), rule=(190, 193, 198), header_bg=(236, 238, 242),
+        keyword=(166, 38, 164), string=(80, 161, 79), rule=(190, 193, 198), strong_rule=(70, 74, 80), header_bg=(236, 238, 242),
         link=(26, 86, 219), primary=(37, 99, 235), on_primary=(255, 255, 255),
     ),
     "dark": dict(
         bg=(30, 30, 30), fg=(212, 212, 212), muted=(150, 150, 150), titlebar=(50, 50, 54),
         sidebar=(37, 37, 38), code_bg=(40, 44, 52), code_fg=(171, 178, 191),
-        keyword=(198, 120, 221), string=(152, 195, 121), rule=(85, 85, 90), header_bg=(45, 45, 50),
+        keyword=(198, 120, 221), string=(152, 195, 121), rule=(85, 85, 90), strong_rule=(170, 170, 175), header_bg=(45, 45, 50),
         link=(86, 156, 214), primary=(14, 99, 156), on_primary=(240, 240, 240),
     ),
 }
@@ -79,10 +80,15 @@ class _Canvas:
     boxes: list[Box]
 
     def word(self, xy: tuple[int, int], text: str, font: ImageFont.FreeTypeFont, fill) -> int:
-        """Draw one word; record its ink box when fully visible. Returns the advance width."""
+        """Draw one word; record its ink box when fully visible. Returns the advance width.
+
+        Punctuation-only tokens (" - ", " / " in code) are drawn but not recorded: a lone 4x4 px dash is
+        not a word any detector is asked to find.
+        """
         self.draw.text(xy, text, font=font, fill=fill)
         x0, y0, x1, y1 = self.draw.textbbox(xy, text, font=font)
-        if x0 >= 0 and y0 >= 0 and x1 <= self.width and y1 <= self.height and x1 > x0 and y1 > y0:
+        visible = 0 <= x0 < x1 <= self.width and 0 <= y0 < y1 <= self.height
+        if visible and any(c.isalnum() for c in text):
             self.boxes.append((x0, y0, x1, y1))
         return int(round(font.getlength(text)))
 
@@ -229,7 +235,7 @@ def render_page(width: int, height: int, seed: int = 0, theme: str = "light") ->
                 d.rounded_rectangle((x, y, x + w, y + h), radius=5, fill=pal["primary"])
                 cv.words(x + 12, y + 7, label, font, pal["on_primary"])
             else:
-                d.rounded_rectangle((x, y, x + w, y + h), radius=5, outline=pal["rule"], width=1)
+                d.rounded_rectangle((x, y, x + w, y + h), radius=5, outline=pal["strong_rule"], width=1)
                 cv.words(x + 12, y + 7, label, font, pal["fg"])
             x += w + 10
         return y + h + 16
@@ -238,7 +244,10 @@ def render_page(width: int, height: int, seed: int = 0, theme: str = "light") ->
         size = rnd.choice((11, 12, 13))
         font, bold = _font("DejaVuSans.ttf", size), _font("DejaVuSans-Bold.ttf", size)
         ncol, nrow = rnd.randint(3, 4), rnd.randint(3, 6)
-        row_h = size + 9  # tight cells: ink sits 3-4 px from the rules, as in dense UI tables
+        # Tight cells with (often) strong rules: ink sits 2-4 px from the borders, as in dense docs tables;
+        # this is where edge-based detectors merge text with the grid.
+        row_h = size + rnd.choice((6, 8, 10))
+        rule = pal["strong_rule"] if rnd.random() < 0.6 else pal["rule"]
         h = nrow * row_h
         if y + h + 1 > bottom:
             return y
@@ -249,14 +258,14 @@ def render_page(width: int, height: int, seed: int = 0, theme: str = "light") ->
             for c in range(ncol):
                 cell = phrase(1) if r == 0 else (f"{rnd.uniform(0, 999):.2f}" if c else phrase(rnd.randint(1, 2)))
                 f = bold if r == 0 else font
-                while f.getlength(cell) > xs[c + 1] - xs[c] - 8 and " " in cell:
+                while f.getlength(cell) > xs[c + 1] - xs[c] - 6 and " " in cell:
                     cell = cell.rsplit(" ", 1)[0]
-                if f.getlength(cell) <= xs[c + 1] - xs[c] - 8:
-                    cv.words(xs[c] + 4, y + r * row_h + 3, cell, f, pal["fg"])
+                if f.getlength(cell) <= xs[c + 1] - xs[c] - 6:
+                    cv.words(xs[c] + 3, y + r * row_h + (row_h - size) // 2 - 2, cell, f, pal["fg"])
         for r in range(nrow + 1):
-            d.line((x0, y + r * row_h, xs[-1], y + r * row_h), fill=pal["rule"])
+            d.line((x0, y + r * row_h, xs[-1], y + r * row_h), fill=rule)
         for x in xs:
-            d.line((x, y, x, y + h), fill=pal["rule"])
+            d.line((x, y, x, y + h), fill=rule)
         return y + h + 18
 
     def figure(y: int) -> int:
@@ -264,6 +273,13 @@ def render_page(width: int, height: int, seed: int = 0, theme: str = "light") ->
         if y + fh + 24 > bottom or fw < 40:
             return y
         img.paste(_photo(fw, fh, nrng), (x0, y))
+        if rnd.random() < 0.5:  # banner-style title drawn over the photo, as on slides and hero images
+            font = _font("DejaVuSans-Bold.ttf", rnd.choice((16, 20, 24)))
+            label = phrase(rnd.randint(1, 3))
+            while font.getlength(label) > fw - 24 and " " in label:
+                label = label.rsplit(" ", 1)[0]
+            if font.getlength(label) <= fw - 24:
+                cv.words(x0 + 12, y + 12, label, font, (255, 255, 255))
         cap = _font("DejaVuSans-Oblique.ttf", rnd.choice((11, 12)))
         cv.words(x0, y + fh + 6, f"Figure {rnd.randint(1, 9)}: {phrase(rnd.randint(3, 6))}", cap, pal["muted"])
         return y + fh + 30

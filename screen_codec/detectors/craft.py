@@ -46,34 +46,40 @@ def default_weights_path() -> Path:
     return path
 
 
-def _vgg16_bn_layers(first: int, last: int, relu_after: bool) -> nn.Sequential:
-    """Layers first..last of torchvision's vgg16_bn `features`, under their torchvision indices.
-
-    CRAFT-pytorch cuts `features` so that each slice ends on a BatchNorm and the next slice starts with
-    that BatchNorm's in-place ReLU, which therefore also rectifies the skip tensor already returned.
-    Net effect, reproduced explicitly here: the conv2_2, conv3_3 and conv4_3 skips are rectified, the
-    conv5_3 skip (slice 4 ends on BN 38; index 39's ReLU is never used) is not.
-    """
-    cfg = [64, 64, "M", 128, 128, "M", 256, 256, 256, "M", 512, 512, 512, "M", 512, 512, 512]
+def _vgg16_bn_features() -> list[nn.Module]:
+    """torchvision's vgg16_bn `features` as a list, so slices keep torchvision's layer indices."""
     layers: list[nn.Module] = []
     cin = 3
-    for v in cfg:
+    for v in (64, 64, "M", 128, 128, "M", 256, 256, 256, "M", 512, 512, 512, "M", 512, 512, 512):
         if v == "M":
             layers.append(nn.MaxPool2d(2, 2))
         else:
             layers += [nn.Conv2d(cin, v, 3, padding=1), nn.BatchNorm2d(v), nn.ReLU()]
             cin = v
-    stop = last + 2 if relu_after else last + 1
-    return nn.Sequential(OrderedDict((str(i), layers[i]) for i in range(first, stop)))
+    return layers
 
 
 class _VGG16BNBase(nn.Module):
+    """CRAFT-pytorch's backbone: vgg16_bn features cut into slices returning four skip tensors.
+
+    CRAFT-pytorch cuts `features` so that slices 1-3 end on a BatchNorm and the next slice starts with
+    that BatchNorm's in-place ReLU, which thereby also rectifies the skip tensor already returned;
+    slice 4 ends on BN 38 and ReLU 39 is never used. Reproduced explicitly here by ending slices 1-3
+    after their ReLU (indices 12, 19, 29) and slice 4 on BN 38: the conv2_2, conv3_3 and conv4_3 skips
+    are rectified, the conv5_3 skip is not.
+    """
+
     def __init__(self) -> None:
         super().__init__()
-        self.slice1 = _vgg16_bn_layers(0, 11, relu_after=True)  # conv2_2, 1/2
-        self.slice2 = _vgg16_bn_layers(13, 18, relu_after=True)  # conv3_3, 1/4
-        self.slice3 = _vgg16_bn_layers(20, 28, relu_after=True)  # conv4_3, 1/8
-        self.slice4 = _vgg16_bn_layers(30, 38, relu_after=False)  # conv5_3, 1/16
+        f = _vgg16_bn_features()
+
+        def cut(first: int, stop: int) -> nn.Sequential:
+            return nn.Sequential(OrderedDict((str(i), f[i]) for i in range(first, stop)))
+
+        self.slice1 = cut(0, 13)  # conv2_2, 1/2
+        self.slice2 = cut(13, 20)  # conv3_3, 1/4
+        self.slice3 = cut(20, 30)  # conv4_3, 1/8
+        self.slice4 = cut(30, 39)  # conv5_3, 1/16
         self.slice5 = nn.Sequential(  # fc6/fc7 as dilated convs, stays at 1/16
             nn.MaxPool2d(3, 1, 1), nn.Conv2d(512, 1024, 3, padding=6, dilation=6), nn.Conv2d(1024, 1024, 1)
         )
@@ -180,11 +186,10 @@ class CraftDetector:
         """(region, affinity) score maps at image size (H, W), float32."""
         h, w = check_rgb(rgb).shape[:2]
         ratio = min(self.mag_ratio * max(h, w), self.max_side) / max(h, w)
-        th, tw = max(1, round(h * ratio)), max(1, round(w * ratio))
-        img = cv2.resize(rgb, (tw, th), interpolation=cv2.INTER_LINEAR).astype(np.float32)
-        ph, pw = -(-th // 32) * 32, -(-tw // 32) * 32
-        x = np.zeros((ph, pw, 3), np.float32)  # zero-pad after normalising, as CRAFT does before it
-        x[:th, :tw] = (img - _MEAN) / _STD
+        th, tw = max(1, int(h * ratio)), max(1, int(w * ratio))
+        x = np.zeros((-(-th // 32) * 32, -(-tw // 32) * 32, 3), np.float32)  # black padding, as CRAFT-pytorch
+        x[:th, :tw] = cv2.resize(rgb, (tw, th), interpolation=cv2.INTER_LINEAR)
+        x = (x - _MEAN) / _STD
         with torch.inference_mode():
             y = self.net(torch.from_numpy(x.transpose(2, 0, 1))[None].to(self.device))[0].float().cpu().numpy()
         # Score maps are at half the padded input; the valid part is the first ceil(t/2) rows/cols.
