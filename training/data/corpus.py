@@ -7,8 +7,11 @@ from __future__ import annotations
 
 import functools
 import glob
+import keyword
 import os
+import re
 import sysconfig
+from typing import Iterator
 
 import numpy as np
 
@@ -111,3 +114,20 @@ def code_lines(rng: np.random.Generator, n: int) -> list[str]:
     start = int(rng.integers(0, max(1, len(lines) - n)))
     chunk = list(lines[start:start + n])
     return chunk + [""] * (n - len(chunk))
+
+
+_KEYWORDS = frozenset(keyword.kwlist) | {"self", "True", "False", "None", "print", "len", "int", "str", "dict", "list"}
+_TOKEN = re.compile(r"(#.*$)|(\"[^\"]*\"?|'[^']*'?)|(\b\d+(?:\.\d+)?\b)|([A-Za-z_]\w*)(?=\s*\()|([A-Za-z_]\w*)|(\s+)|(.)")
+_CATEGORIES = ("comment", "string", "number", "call", "name", "space", "punct")
+
+
+def code_tokens(line: str) -> Iterator[tuple[str, str]]:
+    """Split a line of Python into (text, category) for syntax highlighting.
+
+    Categories: comment, string, number, call, keyword, name, space, punct.
+    """
+    for m in _TOKEN.finditer(line):
+        category = _CATEGORIES[m.lastindex - 1]
+        if category == "name" and m.group(0) in _KEYWORDS:
+            category = "keyword"
+        yield m.group(0), category

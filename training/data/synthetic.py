@@ -10,8 +10,6 @@ Deterministic per (seed, width, height, kind) for a given set of fonts and photo
 """
 from __future__ import annotations
 
-import keyword
-import re
 from dataclasses import dataclass, replace
 from typing import Callable
 
@@ -86,31 +84,16 @@ def _terminal(cv: Canvas, rng: np.random.Generator, st: Style) -> None:
 
 
 # ---------------------------------------------------------------- IDE
-_KEYWORDS = frozenset(keyword.kwlist) | {"self", "True", "False", "None", "print", "len", "int", "str", "dict", "list"}
-_TOKEN = re.compile(r"(#.*$)|(\"[^\"]*\"?|'[^']*'?)|(\b\d+(?:\.\d+)?\b)|([A-Za-z_]\w*)(?=\s*\()|([A-Za-z_]\w*)|(\s+)|(.)")
-
-
 def _code_line(cv: Canvas, x: int, y: int, line: str, face: Face, st: Style, max_x: int) -> None:
     """Syntax-highlighted code: one Canvas.word per token, spaces advance the pen."""
     s = st.syntax
+    colors = {"comment": s.comment, "string": s.string, "number": s.number, "call": s.call, "keyword": s.keyword}
     pen, space = x, face.advance(" ")
-    for m in _TOKEN.finditer(line):
-        tok = m.group(0)
-        if m.group(6):
+    for tok, category in corpus.code_tokens(line):
+        if category == "space":
             pen += space * len(tok)
             continue
-        if m.group(1):
-            color = s.comment
-        elif m.group(2):
-            color = s.string
-        elif m.group(3):
-            color = s.number
-        elif m.group(4):
-            color = s.call
-        elif m.group(5):
-            color = s.keyword if tok in _KEYWORDS else s.fg
-        else:
-            color = s.fg
+        color = colors.get(category, s.fg)
         for part in tok.split(" "):  # comments/strings contain spaces
             if part and pen + face.advance(part) > max_x:
                 return
