@@ -1,0 +1,117 @@
+"""The trainer: optimisation, exact resume, compact checkpoints, and the CLI end to end.
+
+A tiny model (cpu_smoke.yaml's overrides) on 64x64 crops keeps the whole file well under a minute
+on two busy cores.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import itertools
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+from screen_codec.models import build_model
+from training import checkpoint as ckpt
+from training.train import REPO, CosineSchedule, StepBatchSampler, TrainConfig, Trainer
+
+SMOKE = REPO / "training" / "configs" / "cpu_smoke.yaml"
+
+
+@pytest.fixture(autouse=True)
+def _one_thread():
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # identical reductions run to run, and fair to a busy machine
+    yield
+    torch.set_num_threads(threads)
+
+
+def smoke_config(**changes) -> TrainConfig:
+    return dataclasses.replace(TrainConfig.load(SMOKE), **changes)
+
+
+def test_steps_lower_the_loss_on_a_fixed_batch(tmp_path: Path) -> None:
+    trainer = Trainer(smoke_config(lr=1e-3, steps=1000), tmp_path, torch.device("cpu"))
+    x, mask = next(trainer.batches)
+    trainer.batches = itertools.repeat((x, mask))
+    quality = torch.tensor([2, 4])
+
+    def loss() -> float:
+        torch.manual_seed(0)  # the same quantisation noise for both measurements
+        with torch.no_grad():
+            out = trainer.model(x, mask, quality)
+            return float(trainer.criterion(out, x, mask, trainer.lambdas[quality - 1])["loss"])
+
+    before = loss()
+    for _ in range(16):
+        trainer.train_step()
+    assert loss() < 0.5 * before
+
+
+def test_resume_repeats_the_next_step_exactly(tmp_path: Path) -> None:
+    config = smoke_config(steps=2, validation=dataclasses.replace(smoke_config().validation, interval=0))
+    first = Trainer(config, tmp_path, torch.device("cpu"))
+    assert first.fit() == 2
+    expected = first.train_step()
+
+    resumed = Trainer(config, tmp_path, torch.device("cpu"), resume=tmp_path / "last.pt")
+    assert resumed.step == 2
+    assert resumed.train_step() == expected
+
+    # A compact checkpoint keeps the step (and so the schedule) but restarts the optimizers.
+    compact = Trainer(config, tmp_path, torch.device("cpu"), resume=tmp_path / "compact.pt")
+    assert compact.step == 2 and compact.schedule.restart_step == 2
+    assert not compact.optimizer.state
+    full = ckpt.load_training_state(tmp_path / "last.pt")["model"]
+    for name, tensor in ckpt.learned_state(compact.model).items():
+        rounded = full[name].half().float() if full[name].ndim == 4 else full[name]
+        assert torch.equal(tensor, rounded), name
+
+
+def test_compact_checkpoint_splits_and_reloads(tmp_path: Path) -> None:
+    model = build_model("compact")  # the bundled default: 8.2M parameters
+    files = ckpt.save_compact(tmp_path / "compact.pt", model, {"step": 7})
+    assert len(files) >= 2 and all(f.stat().st_size <= ckpt.PART_BYTES for f in files)
+    reloaded, metadata = ckpt.load_compact(tmp_path / "compact.pt")
+    assert metadata == {"step": 7}
+    expected = ckpt.compact_state(model)
+    for name, tensor in ckpt.learned_state(reloaded).items():
+        assert torch.equal(tensor, expected[name].float()), name
+
+    # A stale split must not survive a smaller rewrite, and a missing part is an error.
+    tiny = build_model("compact", N=16, M=40, Z=16, slice_hidden=(16, 16, 16, 16), prior_ch=8)
+    assert ckpt.save_compact(tmp_path / "compact.pt", tiny, {"step": 8}) == [tmp_path / "compact.pt"]
+    assert ckpt.load_compact(tmp_path / "compact.pt")[1] == {"step": 8}
+    parts = ckpt.save_compact(tmp_path / "split.pt", tiny, {}, part_bytes=2**18)
+    parts[1].unlink()
+    with pytest.raises(FileNotFoundError, match="missing parts"):
+        ckpt.load_compact(tmp_path / "split.pt")
+
+
+def test_schedule_and_sampler_are_functions_of_the_step() -> None:
+    schedule = CosineSchedule(lr=1e-4, lr_min=2.7e-6, steps=1000, warmup=10)
+    assert schedule.at(0) == pytest.approx(1e-5)
+    assert schedule.at(500) == pytest.approx((1e-4 + 2.7e-6) / 2)
+    assert schedule.at(1000) == pytest.approx(2.7e-6) and schedule.at(5000) == pytest.approx(2.7e-6)
+    sampler = StepBatchSampler(length=10, batch=4, start_step=0, seed=3)
+    later = StepBatchSampler(length=10, batch=4, start_step=2, seed=3)
+    assert list(itertools.islice(sampler, 4))[2:] == list(itertools.islice(later, 2))
+    ranks = [next(iter(StepBatchSampler(100, 4, 0, 3, rank=r, world=2))) for r in (0, 1)]
+    assert not set(ranks[0]) & set(ranks[1])
+
+
+def test_cli_runs_the_smoke_config_end_to_end(tmp_path: Path) -> None:
+    command = [sys.executable, "-m", "training.train", "--config", str(SMOKE)]
+    command += ["--out", str(tmp_path), "--threads", "1", "--device", "cpu"]
+    subprocess.run(command, cwd=REPO, check=True, capture_output=True, timeout=120)
+    train_rows = (tmp_path / "train.csv").read_text().splitlines()
+    assert train_rows[0] == "step,loss,bpp,psnr,text_psnr,aux_loss,lr,it_s" and len(train_rows) == 7
+    assert len((tmp_path / "val.csv").read_text().splitlines()) == 1 + 2 * 5  # 2 evals x 5 levels
+    for name in ("config.yaml", "run_info.json", "last.pt"):
+        assert (tmp_path / name).is_file()
+    model, metadata = ckpt.load_compact(tmp_path / "compact.pt")
+    assert metadata["step"] == 6 and model.config.M == 40

@@ -1,0 +1,122 @@
+"""Validation rate-distortion: a fixed set of screens, every quality level, rate from likelihoods.
+
+    screens (RGB uint8, text mask) ──crop to multiples of 64──► model.eval() forward per quality
+        ──► bpp = -sum log2 p(y^, z^) / pixels,  PSNR of the 8-bit-rounded reconstruction
+        ──► one row per quality (means over the screens)
+
+Eval-mode forward quantises by rounding (z around its medians), as the codec does, so the bpp is
+what the rANS coder would spend up to its ~1% overhead; no bitstream is written.
+
+CLI: ``python -m training.evaluate --checkpoint runs/compact_cpu/compact.pt [--out val.csv]``
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import math
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+import torch
+
+from screen_codec.losses import psnr
+from screen_codec.models import ScreenContentCodec
+from training.data.synthetic import KINDS, render_screen
+
+VAL_SEED = 90_000_000  # far from any training seed range
+VAL_FIELDS = ("step", "quality", "lambda", "bpp", "psnr", "text_psnr")
+Screen = tuple[np.ndarray, np.ndarray]  # HxWx3 uint8 RGB, HxW {0,1} text mask
+
+
+def synthetic_validation_screens(count: int, width: int, height: int) -> list[Screen]:
+    """``count`` fixed synthetic screens, cycling through every layout kind."""
+    screens = []
+    for i in range(count):
+        screen = render_screen(VAL_SEED + i, width, height, KINDS[i % len(KINDS)])
+        screens.append((screen.rgb, screen.text_mask))
+    return screens
+
+
+def _to_tensors(screen: Screen, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
+    rgb, mask = screen
+    height, width = (s // 64 * 64 for s in mask.shape)
+    if height == 0 or width == 0:
+        raise ValueError(f"validation screens need sides >= 64, got {mask.shape}")
+    x = torch.from_numpy(rgb[:height, :width]).permute(2, 0, 1).float().div(255.0)
+    m = torch.from_numpy(mask[:height, :width]).float()
+    return x[None].to(device), m[None, None].to(device)
+
+
+@torch.no_grad()
+def rate_distortion(
+    model: ScreenContentCodec, screens: Sequence[Screen], device: torch.device
+) -> list[dict[str, float]]:
+    """Per quality level: lambda, mean bpp, mean PSNR and mean text PSNR (dB) over ``screens``."""
+    was_training = model.training
+    model.eval()
+    inputs = [_to_tensors(screen, device) for screen in screens]
+    rows = []
+    for quality in range(1, model.config.num_qualities + 1):
+        bpps, psnrs, text_psnrs = [], [], []
+        for x, mask in inputs:
+            out = model(x, mask, torch.tensor([quality], device=device))
+            pixels = x.shape[2] * x.shape[3]
+            bits = sum(-torch.log2(lik.float()).sum() for lik in out["likelihoods"].values())
+            x_hat = out["x_hat"].float().clamp(0, 1).mul(255).round().div(255)
+            error = (x - x_hat).pow(2)
+            bpps.append(float(bits) / pixels)
+            psnrs.append(float(psnr(error.mean())))
+            if mask.sum() > 0:
+                text_mse = (error * mask).sum() / (mask.sum() * 3)
+                text_psnrs.append(float(psnr(text_mse)))
+        rows.append(
+            {
+                "quality": quality,
+                "lambda": model.config.lambdas[quality - 1],
+                "bpp": float(np.mean(bpps)),
+                "psnr": float(np.mean(psnrs)),
+                "text_psnr": float(np.mean(text_psnrs)) if text_psnrs else math.nan,
+            }
+        )
+    model.train(was_training)
+    return rows
+
+
+def append_rows(path: Path, step: int, rows: Sequence[dict[str, float]]) -> None:
+    """Append RD rows to a CSV (header written once)."""
+    new = not path.exists()
+    with open(path, "a", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=VAL_FIELDS)
+        if new:
+            writer.writeheader()
+        for row in rows:
+            writer.writerow({"step": step, **{k: row[k] for k in VAL_FIELDS[1:]}})
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    from training.checkpoint import load_compact
+
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--checkpoint", type=Path, required=True, help="compact checkpoint")
+    parser.add_argument("--screens", type=int, default=8)
+    parser.add_argument("--width", type=int, default=768)
+    parser.add_argument("--height", type=int, default=512)
+    parser.add_argument("--out", type=Path, help="CSV to append the rows to")
+    args = parser.parse_args(argv)
+
+    model, metadata = load_compact(args.checkpoint)
+    screens = synthetic_validation_screens(args.screens, args.width, args.height)
+    rows = rate_distortion(model, screens, torch.device("cpu"))
+    for row in rows:
+        print(
+            f"q{row['quality']} lambda={row['lambda']:.4f} bpp={row['bpp']:.4f} "
+            f"PSNR={row['psnr']:.2f} text PSNR={row['text_psnr']:.2f}"
+        )
+    if args.out:
+        append_rows(args.out, int(metadata.get("step", 0)), rows)
+
+
+if __name__ == "__main__":
+    main()
