@@ -7,6 +7,7 @@ gets its status in `error` and the stream goes on.
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import AsyncIterator, Awaitable, Callable
 from functools import partial
 from typing import TypeVar
@@ -64,22 +65,29 @@ class ScreenCodecServicer(pb_grpc.ScreenCodecServicer):
         return pipeline.list_models(self._registry)
 
     async def _encode(self, request: pb.EncodeRequest, context: grpc.aio.ServicerContext) -> pb.EncodeResponse:
-        self._metrics.bytes_in.labels("encode").inc(len(request.image) + len(request.raw.data))
-        runtime = self._registry.get(request.model)
-        job = pipeline.prepare_encode(runtime, request, self._max_pixels)
-        response = await self._admission.run(partial(pipeline.run_encode, job), context.time_remaining())
-        self._metrics.bytes_out.labels("encode").inc(len(response.bitstream))
-        self._metrics.bpp.labels(response.model, str(response.quality)).observe(response.stats.bpp)
-        self._metrics.observe_stages("encode", response.stats.stage_ms)
-        return response
+        job = pipeline.prepare_encode(self._registry.get(request.model), request, self._max_pixels)
+        return await self._admission.run(partial(self._run_encode, job), context.time_remaining())
 
     async def _decode(self, request: pb.DecodeRequest, context: grpc.aio.ServicerContext) -> pb.DecodeResponse:
-        self._metrics.bytes_in.labels("decode").inc(len(request.bitstream))
-        runtime = self._registry.get(request.model)
-        job = pipeline.prepare_decode(runtime, request, self._max_pixels)
-        response = await self._admission.run(partial(pipeline.run_decode, job), context.time_remaining())
-        self._metrics.bytes_out.labels("decode").inc(len(response.image))
-        self._metrics.observe_stages("decode", response.stage_ms)
+        job = pipeline.prepare_decode(self._registry.get(request.model), request, self._max_pixels)
+        return await self._admission.run(partial(self._run_decode, job), context.time_remaining())
+
+    # The _run_* methods run on a codec thread: metrics touch large byte fields, keep that off the loop.
+    def _run_encode(self, job: pipeline.EncodeJob, cancelled: threading.Event) -> pb.EncodeResponse:
+        response = pipeline.run_encode(job, cancelled)
+        m = self._metrics
+        m.bytes_in.labels("encode").inc(len(job.payload))
+        m.bytes_out.labels("encode").inc(len(response.bitstream))
+        m.bpp.labels(response.model, str(response.quality)).observe(response.stats.bpp)
+        m.observe_stages("encode", response.stats.stage_ms)
+        return response
+
+    def _run_decode(self, job: pipeline.DecodeJob, cancelled: threading.Event) -> pb.DecodeResponse:
+        response = pipeline.run_decode(job, cancelled)
+        m = self._metrics
+        m.bytes_in.labels("decode").inc(len(job.bitstream))
+        m.bytes_out.labels("decode").inc(len(response.image))
+        m.observe_stages("decode", response.stage_ms)
         return response
 
     async def _guarded(self, call: Call, request: Request, context: grpc.aio.ServicerContext) -> Response:

@@ -103,23 +103,23 @@ def decode_file(data: bytes) -> np.ndarray:
     return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
 
 
-def check_raw(raw: pb.RawImage) -> None:
+def check_raw(data: bytes, width: int, height: int, pixel_format: int) -> None:
     """Validate a raw frame's layout and byte count against its declared size."""
-    if raw.format not in _RAW_LAYOUTS:
+    if pixel_format not in _RAW_LAYOUTS:
         raise InvalidArgument("raw image needs a pixel format (RGB8, BGR8, RGBA8 or BGRA8)")
-    channels, _ = _RAW_LAYOUTS[raw.format]
-    expected = raw.width * raw.height * channels
-    if len(raw.data) != expected:
+    channels, _ = _RAW_LAYOUTS[pixel_format]
+    expected = width * height * channels
+    if len(data) != expected:
         raise InvalidArgument(
-            f"raw {pb.PixelFormat.Name(raw.format)} image of {raw.width}x{raw.height} needs "
-            f"{expected} bytes, got {len(raw.data)}"
+            f"raw {pb.PixelFormat.Name(pixel_format)} image of {width}x{height} needs "
+            f"{expected} bytes, got {len(data)}"
         )
 
 
-def raw_to_rgb(raw: pb.RawImage) -> np.ndarray:
+def raw_to_rgb(data: bytes, width: int, height: int, pixel_format: int) -> np.ndarray:
     """HxWx3 RGB uint8 from a raw frame already validated by check_raw."""
-    channels, order = _RAW_LAYOUTS[raw.format]
-    pixels = np.frombuffer(raw.data, np.uint8).reshape(raw.height, raw.width, channels)
+    channels, order = _RAW_LAYOUTS[pixel_format]
+    pixels = np.frombuffer(data, np.uint8).reshape(height, width, channels)
     return np.ascontiguousarray(pixels[:, :, order])
 
 

@@ -153,7 +153,7 @@ def _failure_code(context: grpc.aio.ServicerContext, exc: BaseException) -> grpc
 def _log_rpc(
     labels: tuple[str, str, str], code: grpc.StatusCode, elapsed: float, context: grpc.aio.ServicerContext
 ) -> None:
-    if code == grpc.StatusCode.OK:
+    if code in (grpc.StatusCode.OK, grpc.StatusCode.CANCELLED):  # a client hanging up is routine
         level = logging.DEBUG
     elif code in _SERVER_FAULTS:
         level = logging.ERROR

@@ -61,10 +61,10 @@ class Metrics:
             registry=r,
         )
         self.bytes_in = Counter(
-            "screencodec_bytes_in_total", "Payload bytes received (images, bitstreams).", ("direction",), registry=r
+            "screencodec_bytes_in_total", "Payload bytes (images, bitstreams) of requests processed.", ("direction",), registry=r
         )
         self.bytes_out = Counter(
-            "screencodec_bytes_out_total", "Payload bytes sent (bitstreams, images).", ("direction",), registry=r
+            "screencodec_bytes_out_total", "Payload bytes (bitstreams, images) of responses produced.", ("direction",), registry=r
         )
         self.bpp = Histogram(
             "screencodec_bits_per_pixel",

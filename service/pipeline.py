@@ -24,16 +24,20 @@ from service.models import ModelRegistry, Runtime
 @dataclass(frozen=True)
 class EncodeJob:
     runtime: Runtime
-    request: pb.EncodeRequest
     quality: int
+    # The image bytes, read out of the request once (each protobuf bytes access copies them).
+    payload: bytes
+    raw: pb.RawImage | None  # layout of payload if it is a raw frame; None = an image file
     text_mask: str | np.ndarray | None  # detector name, client mask, or None = model default
+    frame_id: int
 
 
 @dataclass(frozen=True)
 class DecodeJob:
     runtime: Runtime
-    request: pb.DecodeRequest
+    bitstream: bytes
     output_format: int  # pb.OutputFormat, never UNSPECIFIED
+    frame_id: int
 
 
 def resolve_quality(runtime: Runtime, requested: int) -> int:
@@ -51,15 +55,19 @@ def resolve_quality(runtime: Runtime, requested: int) -> int:
 def prepare_encode(runtime: Runtime, request: pb.EncodeRequest, max_pixels: int) -> EncodeJob:
     quality = resolve_quality(runtime, request.quality)
     source = request.WhichOneof("input")
+    raw = None
     if source == "image":
-        width, height = images.probe_size(request.image)
+        payload = request.image
+        width, height = images.probe_size(payload)
     elif source == "raw":
-        width, height = request.raw.width, request.raw.height
+        raw = pb.RawImage(width=request.raw.width, height=request.raw.height, format=request.raw.format)
+        payload = request.raw.data
+        width, height = raw.width, raw.height
     else:
         raise InvalidArgument("request has no image: set `image` (PNG/JPEG/PPM bytes) or `raw`")
     images.check_pixels(width, height, max_pixels)
-    if source == "raw":
-        images.check_raw(request.raw)
+    if raw is not None:
+        images.check_raw(payload, width, height, raw.format)
 
     mask_source = request.WhichOneof("text_mask")
     text_mask: str | np.ndarray | None = None
@@ -72,16 +80,15 @@ def prepare_encode(runtime: Runtime, request: pb.EncodeRequest, max_pixels: int)
         text_mask = request.detector
     elif mask_source == "mask":
         text_mask = images.text_mask(request.mask, width, height)
-    return EncodeJob(runtime, request, quality, text_mask)
+    return EncodeJob(runtime, quality, payload, raw, text_mask, request.frame_id)
 
 
 def run_encode(job: EncodeJob, cancelled: threading.Event) -> pb.EncodeResponse:
     start = time.perf_counter()
-    request = job.request
-    if request.WhichOneof("input") == "image":
-        rgb = images.decode_file(request.image)
+    if job.raw is None:
+        rgb = images.decode_file(job.payload)
     else:
-        rgb = images.raw_to_rgb(request.raw)
+        rgb = images.raw_to_rgb(job.payload, job.raw.width, job.raw.height, job.raw.format)
     decoded = time.perf_counter()
     _stop_if(cancelled)
     try:
@@ -98,13 +105,14 @@ def run_encode(job: EncodeJob, cancelled: threading.Event) -> pb.EncodeResponse:
         stats=pb.EncodeStats(width=result.width, height=result.height, bpp=result.bpp, stage_ms=stage_ms),
         model=job.runtime.name,
         quality=job.quality,
-        frame_id=request.frame_id,
+        frame_id=job.frame_id,
     )
 
 
 def prepare_decode(runtime: Runtime, request: pb.DecodeRequest, max_pixels: int) -> DecodeJob:
+    data = request.bitstream
     try:
-        stream = bitstream.unpack(request.bitstream)
+        stream = bitstream.unpack(data)
     except bitstream.BitstreamError as err:
         raise bitstream_error(err) from None
     # The header declares the output size: refuse before the runtime allocates it.
@@ -112,13 +120,13 @@ def prepare_decode(runtime: Runtime, request: pb.DecodeRequest, max_pixels: int)
     output_format = request.format or pb.OUTPUT_FORMAT_PNG
     if output_format not in (pb.OUTPUT_FORMAT_PNG, pb.OUTPUT_FORMAT_RAW_RGB8):
         raise InvalidArgument(f"unknown output format {request.format}")
-    return DecodeJob(runtime, request, output_format)
+    return DecodeJob(runtime, data, output_format, request.frame_id)
 
 
 def run_decode(job: DecodeJob, cancelled: threading.Event) -> pb.DecodeResponse:
     start = time.perf_counter()
     try:
-        result = job.runtime.decode(job.request.bitstream)
+        result = job.runtime.decode(job.bitstream)
     except bitstream.BitstreamError as err:
         raise bitstream_error(err) from None
     _stop_if(cancelled)
@@ -139,7 +147,7 @@ def run_decode(job: DecodeJob, cancelled: threading.Event) -> pb.DecodeResponse:
             "image_encode": (end - encode_start) * 1e3,
             "total": (end - start) * 1e3,
         },
-        frame_id=job.request.frame_id,
+        frame_id=job.frame_id,
     )
 
 
@@ -157,6 +165,7 @@ def list_models(registry: ModelRegistry) -> pb.ListModelsResponse:
                 default_quality=rt.default_quality,
                 detectors=list(rt.detectors),
                 execution_providers=list(rt.providers),
+                active_execution_provider=rt.providers[0] if rt.providers else "",
             )
             for rt in registry
         ],

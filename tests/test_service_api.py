@@ -86,7 +86,7 @@ def test_list_models(stub):
     assert [q.quality for q in model.qualities] == list(range(1, len(model.qualities) + 1))
     assert model.default_quality in [q.quality for q in model.qualities]
     assert all(q.rd_lambda > 0 for q in model.qualities)
-    assert model.execution_providers and "none" in model.detectors
+    assert model.active_execution_provider == model.execution_providers[0] and "none" in model.detectors
 
 
 @pytest.mark.parametrize("name", sorted(screenshots()))

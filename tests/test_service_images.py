@@ -61,11 +61,10 @@ def test_pixel_limit():
     ],
 )
 def test_raw_layouts_become_rgb(fmt, pixels):
-    raw = pb.RawImage(width=53, height=37, format=fmt, data=pixels.tobytes())
-    images.check_raw(raw)
-    assert np.array_equal(images.raw_to_rgb(raw), RGB)
+    images.check_raw(pixels.tobytes(), 53, 37, fmt)
+    assert np.array_equal(images.raw_to_rgb(pixels.tobytes(), 53, 37, fmt), RGB)
     with pytest.raises(ServiceError):
-        images.check_raw(pb.RawImage(width=53, height=37, format=fmt, data=pixels.tobytes()[:-1]))
+        images.check_raw(pixels.tobytes()[:-1], 53, 37, fmt)
 
 
 def test_text_mask_is_binary_and_sized_like_the_image():

@@ -164,20 +164,22 @@ class QualityLevel(_message.Message):
     def __init__(self, quality: _Optional[int] = ..., rd_lambda: _Optional[float] = ..., typical_bpp: _Optional[float] = ...) -> None: ...
 
 class ModelInfo(_message.Message):
-    __slots__ = ("name", "model_id", "qualities", "default_quality", "detectors", "execution_providers")
+    __slots__ = ("name", "model_id", "qualities", "default_quality", "detectors", "execution_providers", "active_execution_provider")
     NAME_FIELD_NUMBER: _ClassVar[int]
     MODEL_ID_FIELD_NUMBER: _ClassVar[int]
     QUALITIES_FIELD_NUMBER: _ClassVar[int]
     DEFAULT_QUALITY_FIELD_NUMBER: _ClassVar[int]
     DETECTORS_FIELD_NUMBER: _ClassVar[int]
     EXECUTION_PROVIDERS_FIELD_NUMBER: _ClassVar[int]
+    ACTIVE_EXECUTION_PROVIDER_FIELD_NUMBER: _ClassVar[int]
     name: str
     model_id: str
     qualities: _containers.RepeatedCompositeFieldContainer[QualityLevel]
     default_quality: int
     detectors: _containers.RepeatedScalarFieldContainer[str]
     execution_providers: _containers.RepeatedScalarFieldContainer[str]
-    def __init__(self, name: _Optional[str] = ..., model_id: _Optional[str] = ..., qualities: _Optional[_Iterable[_Union[QualityLevel, _Mapping]]] = ..., default_quality: _Optional[int] = ..., detectors: _Optional[_Iterable[str]] = ..., execution_providers: _Optional[_Iterable[str]] = ...) -> None: ...
+    active_execution_provider: str
+    def __init__(self, name: _Optional[str] = ..., model_id: _Optional[str] = ..., qualities: _Optional[_Iterable[_Union[QualityLevel, _Mapping]]] = ..., default_quality: _Optional[int] = ..., detectors: _Optional[_Iterable[str]] = ..., execution_providers: _Optional[_Iterable[str]] = ..., active_execution_provider: _Optional[str] = ...) -> None: ...
 
 class ListModelsResponse(_message.Message):
     __slots__ = ("models", "default_model")
