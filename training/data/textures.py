@@ -23,11 +23,17 @@ def photo_dir() -> Path:
     return Path(os.environ.get("SCREEN_PHOTO_DIR", DEFAULT_PHOTO_DIR))
 
 
-@functools.lru_cache(maxsize=4)
-def _photo_files(directory: str) -> tuple[str, ...]:
-    if not os.path.isdir(directory):
-        return ()
-    return tuple(sorted(os.path.join(directory, f) for f in os.listdir(directory) if f.endswith(".jpg")))
+_LISTINGS: dict[str, tuple[str, ...]] = {}
+
+
+def photo_files() -> tuple[str, ...]:
+    """Sorted natural crops available to screens (empty until natural.py has run; empty is not cached)."""
+    directory = str(photo_dir())
+    if directory not in _LISTINGS and os.path.isdir(directory):
+        files = tuple(sorted(os.path.join(directory, f) for f in os.listdir(directory) if f.endswith(".jpg")))
+        if files:
+            _LISTINGS[directory] = files
+    return _LISTINGS.get(directory, ())
 
 
 @functools.lru_cache(maxsize=48)
@@ -52,7 +58,7 @@ def procedural(rng: np.random.Generator, width: int, height: int) -> Image.Image
 def photo(rng: np.random.Generator, width: int, height: int) -> Image.Image:
     """A width x height picture: a random region of a natural crop scaled to cover, else procedural."""
     width, height = max(1, width), max(1, height)
-    files = _photo_files(str(photo_dir()))
+    files = photo_files()
     if not files:
         return procedural(rng, width, height)
     src = _load(files[rng.integers(len(files))])

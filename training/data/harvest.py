@@ -1,0 +1,278 @@
+"""Real screenshots: Debian's Chromium (driven by Playwright) over offline HTML docs and composed pages.
+
+Data flow: DOC_SOURCES (installed HTML) + compose.py pages -> plan_jobs (seeded page, window size,
+device scale, light/dark, scroll) -> Chromium screenshot + DOM word boxes (Range.getClientRects over
+visible text nodes, occlusion-checked) -> <out>/harvest/<source>/<n>.webp (lossless) + <n>.json.
+
+Chromium is /usr/bin/chromium; Playwright never downloads a browser, and every non-file request is
+aborted (the machine is offline and docs must not hang on CDNs).
+"""
+from __future__ import annotations
+
+import argparse
+import glob
+import io
+import json
+import math
+import os
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from . import compose
+
+CHROMIUM = "/usr/bin/chromium"
+LAUNCH_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+               "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+SCREEN_SIZES = ((1280, 720), (1366, 768), (1920, 1080))
+DEVICE_SCALES = (1.0, 1.0, 1.0, 1.25, 1.5, 2.0)  # browser zoom as the OS would set it
+DARK_PROBABILITY = 0.4
+WEBP_EFFORT = 80  # lossless WebP: PIL's quality is the effort; 80 is ~2x faster than 100 and ~3% larger
+
+
+@dataclass(frozen=True)
+class DocSource:
+    name: str  # the Debian package
+    root: str
+    pattern: str
+
+
+# Keep the package list in sync with training/setup_data.sh. ruby3.1-doc ships only ri files (no HTML).
+DOC_SOURCES: tuple[DocSource, ...] = (
+    DocSource("python3.11-doc", "/usr/share/doc/python3.11/html", "**/*.html"),
+    DocSource("postgresql-doc-15", "/usr/share/doc/postgresql-doc-15/html", "*.html"),
+    DocSource("python-django-doc", "/usr/share/doc/python-django-doc/html", "**/*.html"),
+    DocSource("python-sympy-doc", "/usr/share/doc/python-sympy-doc/html", "**/*.html"),
+    DocSource("sphinx-doc", "/usr/share/doc/sphinx-doc/html", "**/*.html"),
+    DocSource("octave-doc", "/usr/share/doc/octave/octave.html", "*.html"),
+    DocSource("gimp-help-en", "/usr/share/gimp/2.0/help/en", "*.html"),
+    DocSource("libreoffice-help-en-us", "/usr/share/libreoffice/help/en-US/text", "**/*.html"),
+    DocSource("nodejs-doc", "/usr/share/doc/nodejs/api", "*.html"),
+)
+COMPOSED = tuple(f"composed-{k}" for k in compose.KINDS)
+
+# Pages that ignore prefers-color-scheme get a classic forced-dark filter; pictures are inverted back.
+FORCE_DARK_CSS = """html { filter: invert(1) hue-rotate(180deg) !important; background: #fff !important; }
+img, video, picture, canvas, svg image, iframe { filter: invert(1) hue-rotate(180deg) !important; }"""
+
+# Returns [[x0, y0, x1, y1], ...] in CSS pixels for each visible word fragment in the viewport.
+WORD_BOXES_JS = """() => {
+  const W = window.innerWidth, H = window.innerHeight, out = [], cache = new Map();
+  const skip = new Set(['SCRIPT', 'STYLE', 'NOSCRIPT', 'TEMPLATE', 'TITLE', 'OPTION']);
+  const visible = (el) => {
+    if (!cache.has(el)) {
+      const cs = getComputedStyle(el);
+      cache.set(el, !skip.has(el.tagName) && el.checkVisibility({opacityProperty: true, visibilityProperty: true})
+                    && !/rgba\\(.*,\\s*0\\)$/.test(cs.color));
+    }
+    return cache.get(el);
+  };
+  const push = (r, el) => {
+    const x0 = Math.max(0, r.left), y0 = Math.max(0, r.top), x1 = Math.min(W, r.right), y1 = Math.min(H, r.bottom);
+    if (x1 - x0 < 1 || y1 - y0 < 1) return;
+    const hit = document.elementFromPoint((x0 + x1) / 2, (y0 + y1) / 2);  // covered or clipped away?
+    if (hit && (hit === el || el.contains(hit) || hit.contains(el))) out.push([x0, y0, x1, y1]);
+  };
+  const walker = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
+  const range = document.createRange();
+  for (let node = walker.nextNode(); node; node = walker.nextNode()) {
+    const text = node.nodeValue, el = node.parentElement;
+    if (!el || !/\\S/.test(text)) continue;
+    range.selectNodeContents(node);
+    const b = range.getBoundingClientRect();
+    if (b.bottom <= 0 || b.top >= H || b.right <= 0 || b.left >= W || !visible(el)) continue;
+    if (el instanceof SVGElement) { push(el.getBoundingClientRect(), el); continue; }
+    const words = /\\S+/g;
+    for (let m = words.exec(text); m; m = words.exec(text)) {
+      range.setStart(node, m.index); range.setEnd(node, m.index + m[0].length);
+      for (const r of range.getClientRects()) push(r, el);
+    }
+  }
+  return out;
+}"""
+
+_BACKGROUND_LUMA_JS = """() => {
+  for (const el of [document.body, document.documentElement]) {
+    const m = getComputedStyle(el).backgroundColor.match(/[\\d.]+/g);
+    if (m && (m.length < 4 || +m[3] > 0)) return (0.299 * m[0] + 0.587 * m[1] + 0.114 * m[2]) / 255;
+  }
+  return 1.0;
+}"""
+
+
+@dataclass(frozen=True)
+class Job:
+    source: str  # DocSource.name or composed-<kind>
+    page: str  # file path of the HTML page
+    index: int  # n in <out>/harvest/<source>/<n>.webp
+    width: int  # screenshot size in device pixels
+    height: int
+    scale: float  # device_scale_factor
+    dark: bool
+    scroll: float  # fraction of the scrollable height
+
+
+def list_pages(source: DocSource) -> list[str]:
+    """All HTML pages of a doc source, sorted (search/index pages are mostly empty chrome: skipped)."""
+    files = glob.glob(os.path.join(source.root, source.pattern), recursive=True)
+    return sorted(f for f in files if os.path.basename(f) not in ("search.html", "genindex.html", "py-modindex.html"))
+
+
+def _settings(rng: np.random.Generator) -> tuple[int, int, float, bool, float]:
+    w, h = SCREEN_SIZES[rng.integers(len(SCREEN_SIZES))]
+    scale = DEVICE_SCALES[rng.integers(len(DEVICE_SCALES))]
+    scroll = 0.0 if rng.random() < 0.3 else float(rng.uniform(0, 1))
+    return w, h, scale, bool(rng.random() < DARK_PROBABILITY), round(scroll, 3)
+
+
+def plan_jobs(per_source: int, seed: int, composed_dir: Path, sources: tuple[str, ...] | None = None) -> list[Job]:
+    """Seeded job list: per_source pages of each doc source and per_source composed pages of each kind."""
+    wanted = sources or tuple(s.name for s in DOC_SOURCES) + COMPOSED
+    jobs: list[Job] = []
+    for k, src in enumerate(DOC_SOURCES):
+        if src.name not in wanted:
+            continue
+        pages = list_pages(src)
+        rng = np.random.default_rng([seed, k])
+        for i, p in enumerate(rng.choice(len(pages), size=min(per_source, len(pages)), replace=False) if pages else []):
+            jobs.append(Job(src.name, pages[p], i, *_settings(rng)))
+    for k, kind in enumerate(compose.KINDS):
+        if f"composed-{kind}" not in wanted:
+            continue
+        rng = np.random.default_rng([seed, 1000 + k])
+        for i in range(per_source):
+            page = compose.compose_page(seed * 100000 + i, kind, composed_dir)
+            jobs.append(Job(f"composed-{kind}", str(page), i, *_settings(rng)))
+    return jobs
+
+
+def _block_network(route) -> None:  # type: ignore[no-untyped-def]
+    if route.request.url.startswith(("file:", "data:", "blob:")):
+        route.continue_()
+    else:
+        route.abort()
+
+
+class Browser:
+    """One headless Debian Chromium for many shots (context manager)."""
+
+    def __enter__(self) -> "Browser":
+        os.environ["PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD"] = "1"
+        from playwright.sync_api import sync_playwright  # lazy: only the harvester needs playwright
+
+        self._pw = sync_playwright().start()
+        self._browser = self._pw.chromium.launch(executable_path=CHROMIUM, args=LAUNCH_ARGS)
+        self.version = self._browser.version
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._browser.close()
+        self._pw.stop()
+
+    def shoot(self, job: Job, timeout_ms: int = 20000) -> tuple[Image.Image, dict]:
+        """Screenshot one job; returns the RGB image and its metadata (word boxes in device pixels)."""
+        view = {"width": round(job.width / job.scale), "height": round(job.height / job.scale)}
+        ctx = self._browser.new_context(viewport=view, device_scale_factor=job.scale,
+                                        color_scheme="dark" if job.dark else "light")
+        try:
+            page = ctx.new_page()
+            page.route("**/*", _block_network)
+            page.goto(Path(job.page).as_uri(), wait_until="load", timeout=timeout_ms)
+            page.evaluate("document.fonts.ready")
+            forced = bool(job.dark and page.evaluate(_BACKGROUND_LUMA_JS) > 0.5)
+            if forced:
+                page.add_style_tag(content=FORCE_DARK_CSS)
+            scroll_y = page.evaluate(
+                "(f) => { const m = document.documentElement.scrollHeight - innerHeight;"
+                " window.scrollTo(0, Math.max(0, m) * f); return window.scrollY; }", job.scroll)
+            page.evaluate("() => new Promise(r => requestAnimationFrame(() => requestAnimationFrame(r)))")
+            css_boxes = page.evaluate(WORD_BOXES_JS)
+            png = page.screenshot(type="png", animations="disabled", caret="hide")
+        finally:
+            ctx.close()
+        img = Image.open(io.BytesIO(png)).convert("RGB")
+        s, (w, h) = job.scale, img.size
+        boxes = sorted({(max(0, math.floor(x0 * s)), max(0, math.floor(y0 * s)), min(w, math.ceil(x1 * s)), min(h, math.ceil(y1 * s)))
+                        for x0, y0, x1, y1 in css_boxes})
+        meta = {**asdict(job), "size": [w, h], "forced_dark": forced, "scroll_y": scroll_y, "browser": self.version,
+                "word_boxes": [list(b) for b in boxes if b[0] < b[2] and b[1] < b[3]]}
+        return img, meta
+
+
+def save_shot(img: Image.Image, meta: dict, stem: Path) -> None:
+    """<stem>.webp (lossless) + <stem>.json."""
+    stem.parent.mkdir(parents=True, exist_ok=True)
+    img.save(stem.with_suffix(".webp"), "WEBP", lossless=True, quality=WEBP_EFFORT)
+    stem.with_suffix(".json").write_text(json.dumps(meta, separators=(",", ":")))
+
+
+def harvest(jobs: list[Job], out_dir: Path, log_every: int = 20) -> dict:
+    """Run jobs (skipping ones already on disk); returns counts and throughput."""
+    done = failed = 0
+    t0 = time.perf_counter()
+    todo = [j for j in jobs if not (out_dir / "harvest" / j.source / f"{j.index:05d}.json").exists()]
+    if todo:
+        with Browser() as browser:
+            for job in todo:
+                try:
+                    img, meta = browser.shoot(job)
+                except Exception as exc:  # a broken page must not stop a long harvest
+                    failed += 1
+                    print(f"harvest: skip {job.source} {job.page}: {type(exc).__name__}: {str(exc)[:120]}", flush=True)
+                    continue
+                save_shot(img, meta, out_dir / "harvest" / job.source / f"{job.index:05d}")
+                done += 1
+                if done % log_every == 0:
+                    print(f"harvest: {done}/{len(todo)} in {time.perf_counter() - t0:.0f} s", flush=True)
+    seconds = time.perf_counter() - t0
+    return {"planned": len(jobs), "shot": done, "failed": failed, "skipped_existing": len(jobs) - len(todo),
+            "seconds": round(seconds, 1), "shots_per_minute": round(60 * done / seconds, 1) if done else 0.0}
+
+
+# The committed test fixtures (tests/fixtures/screenshots): mixed sources, sizes, scales, light and dark.
+FIXTURE_JOBS: tuple[tuple[str, str, str, int, int, float, bool, float], ...] = (
+    ("python_os_light", "python3.11-doc", "/usr/share/doc/python3.11/html/library/os.html", 1280, 720, 1.0, False, 0.3),
+    ("postgres_select_dark", "postgresql-doc-15", "/usr/share/doc/postgresql-doc-15/html/sql-select.html", 1366, 768, 1.0, True, 0.2),
+    ("django_querysets_zoom", "python-django-doc", "/usr/share/doc/python-django-doc/html/ref/models/querysets.html",
+     1366, 768, 1.25, False, 0.15),
+    ("gimp_crop_light", "gimp-help-en", "/usr/share/gimp/2.0/help/en/gimp-tool-crop.html", 1280, 720, 1.0, False, 0.0),
+    ("nodejs_fs_dark", "nodejs-doc", "/usr/share/doc/nodejs/api/fs.html", 1280, 720, 1.0, True, 0.4),
+    ("composed_slide", "composed-slide", "slide", 1280, 720, 1.0, False, 0.0),
+    ("composed_dashboard_dark", "composed-dashboard", "dashboard", 1366, 768, 1.0, True, 0.0),
+    ("composed_chat_dark", "composed-chat", "chat", 1280, 720, 1.0, True, 0.0),
+    ("composed_code", "composed-code", "code", 1280, 720, 1.5, False, 0.0),
+)
+
+
+def make_fixtures(out: Path, composed_dir: Path) -> None:
+    """Shoot FIXTURE_JOBS into out/<name>.webp + .json (composed pages use seed 7)."""
+    with Browser() as browser:
+        for name, source, page, w, h, scale, dark, scroll in FIXTURE_JOBS:
+            if source.startswith("composed-"):
+                page = str(compose.compose_page(7, page, composed_dir))
+            img, meta = browser.shoot(Job(source, page, 0, w, h, scale, dark, scroll))
+            save_shot(img, meta, out / name)
+            print(f"{name}: {img.size} {len(meta['word_boxes'])} words, forced_dark={meta['forced_dark']}")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--out", type=Path, default=Path("data"))
+    ap.add_argument("--per-source", type=int, default=20)
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--sources", nargs="*", help="subset of sources (package names or composed-<kind>)")
+    ap.add_argument("--fixtures", type=Path, help="write the committed test fixtures here instead")
+    args = ap.parse_args()
+    composed_dir = args.out / "harvest" / "composed_pages"
+    if args.fixtures:
+        make_fixtures(args.fixtures, composed_dir)
+        return
+    jobs = plan_jobs(args.per_source, args.seed, composed_dir, tuple(args.sources) if args.sources else None)
+    print(json.dumps(harvest(jobs, args.out)))
+
+
+if __name__ == "__main__":
+    main()
