@@ -22,15 +22,17 @@ from service.errors import ServiceError
 T = TypeVar("T")
 
 
-class Rejected(ServiceError):
-    """Refused by admission control; `reason` labels the rejection metric."""
-
-    def __init__(self, code: grpc.StatusCode, message: str, reason: str) -> None:
-        super().__init__(code, message)
-        self.reason = reason
+class QueueFull(ServiceError):
+    def __init__(self, running: int, queued: int) -> None:
+        super().__init__(
+            grpc.StatusCode.RESOURCE_EXHAUSTED, f"server busy: {running} requests running, {queued} queued"
+        )
 
 
 class Admission:
+    """Deadlines need nothing here: grpc cancels a handler whose deadline passes, and a cancelled
+    waiter leaves the queue (its work never starts)."""
+
     def __init__(self, max_concurrency: int, max_queue: int) -> None:
         self._limit = max_concurrency
         self._max_queue = max_queue
@@ -46,13 +48,10 @@ class Admission:
     def queued(self) -> int:
         return len(self._waiters)
 
-    async def run(self, work: Callable[[threading.Event], T], timeout: float | None) -> T:
-        """Run work(cancelled) on a codec thread once a slot is free.
-
-        timeout: seconds left before the request's deadline (None = no deadline). The event passed
-        to work is set when the caller stops waiting, so work can stop between its stages.
-        """
-        await self._acquire(timeout)
+    async def run(self, work: Callable[[threading.Event], T]) -> T:
+        """Run work(cancelled) on a codec thread once a slot is free. The event passed to work is
+        set when the caller stops waiting (cancelled, deadline), so work can stop between stages."""
+        await self._acquire()
         cancelled = threading.Event()
         loop = asyncio.get_running_loop()
         try:
@@ -67,31 +66,21 @@ class Admission:
             cancelled.set()
             raise
 
-    async def _acquire(self, timeout: float | None) -> None:
-        if timeout is not None and timeout <= 0:
-            raise Rejected(grpc.StatusCode.DEADLINE_EXCEEDED, "deadline already passed", "deadline")
+    async def _acquire(self) -> None:
         if self._running < self._limit and not self._waiters:
             self._running += 1
             return
         if len(self._waiters) >= self._max_queue:
-            raise Rejected(
-                grpc.StatusCode.RESOURCE_EXHAUSTED,
-                f"server busy: {self._running} requests running, {len(self._waiters)} queued",
-                "queue_full",
-            )
+            raise QueueFull(self._running, len(self._waiters))
         waiter = asyncio.get_running_loop().create_future()
         self._waiters.append(waiter)
         try:
-            await asyncio.wait_for(waiter, timeout)
-        except BaseException as exc:
+            await waiter
+        except asyncio.CancelledError:
             if waiter.done() and not waiter.cancelled():
-                self._release()  # the slot was handed over just as we gave up: pass it on
+                self._release()  # the slot was handed over just as we were cancelled: pass it on
             elif waiter in self._waiters:  # _release may already have skipped it
                 self._waiters.remove(waiter)
-            if isinstance(exc, TimeoutError):
-                raise Rejected(
-                    grpc.StatusCode.DEADLINE_EXCEEDED, "deadline passed while queued", "deadline"
-                ) from None
             raise
 
     def _release(self) -> None:

@@ -15,7 +15,7 @@ from typing import TypeVar
 import grpc
 
 from service import pipeline
-from service.admission import Admission, Rejected
+from service.admission import Admission, QueueFull
 from service.api.screencodec.v1 import screencodec_pb2 as pb
 from service.api.screencodec.v1 import screencodec_pb2_grpc as pb_grpc
 from service.errors import ServiceError
@@ -66,11 +66,11 @@ class ScreenCodecServicer(pb_grpc.ScreenCodecServicer):
 
     async def _encode(self, request: pb.EncodeRequest, context: grpc.aio.ServicerContext) -> pb.EncodeResponse:
         job = pipeline.prepare_encode(self._registry.get(request.model), request, self._max_pixels)
-        return await self._admission.run(partial(self._run_encode, job), context.time_remaining())
+        return await self._admission.run(partial(self._run_encode, job))
 
     async def _decode(self, request: pb.DecodeRequest, context: grpc.aio.ServicerContext) -> pb.DecodeResponse:
         job = pipeline.prepare_decode(self._registry.get(request.model), request, self._max_pixels)
-        return await self._admission.run(partial(self._run_decode, job), context.time_remaining())
+        return await self._admission.run(partial(self._run_decode, job))
 
     # The _run_* methods run on a codec thread: metrics touch large byte fields, keep that off the loop.
     def _run_encode(self, job: pipeline.EncodeJob, cancelled: threading.Event) -> pb.EncodeResponse:
@@ -94,8 +94,8 @@ class ScreenCodecServicer(pb_grpc.ScreenCodecServicer):
         """call(), with every failure turned into a ServiceError (bugs into INTERNAL, logged)."""
         try:
             return await call(request, context)
-        except Rejected as err:
-            self._metrics.rejected.labels(err.reason).inc()
+        except QueueFull:
+            self._metrics.rejected.inc()
             raise
         except ServiceError:
             raise

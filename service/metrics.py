@@ -55,10 +55,7 @@ class Metrics:
         self.inflight = Gauge("screencodec_inflight_requests", "Requests running codec work.", registry=r)
         self.queued = Gauge("screencodec_queued_requests", "Requests waiting for a codec worker.", registry=r)
         self.rejected = Counter(
-            "screencodec_rejected_total",
-            "Requests refused by admission control (reason = queue_full|deadline).",
-            ("reason",),
-            registry=r,
+            "screencodec_rejected_total", "Requests refused because the queue was full.", registry=r
         )
         self.bytes_in = Counter(
             "screencodec_bytes_in_total", "Payload bytes (images, bitstreams) of requests processed.", ("direction",), registry=r

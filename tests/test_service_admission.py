@@ -3,6 +3,8 @@ takes a known time (FakeRuntime.seconds_per_megapixel)."""
 
 from __future__ import annotations
 
+import asyncio
+import threading
 import time
 
 import grpc
@@ -11,7 +13,10 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from conftest_service import running_server
 from fake_runtime import FakeRuntime
+from service import pipeline
+from service.admission import Admission, QueueFull
 from service.api.screencodec.v1 import screencodec_pb2 as pb
+from service.errors import ServiceError
 
 WORK_S = 0.8  # encode time of one request below
 SIDE = 500
@@ -57,7 +62,7 @@ def test_queue_full_is_rejected_at_once_and_queued_work_still_runs(one_worker_on
     assert queued.result(10).stats.width == SIDE
     assert runtime.encode_calls == 2
     metrics = srv.metrics()
-    assert metrics[("screencodec_rejected_total", (("reason", "queue_full"),))] == 1
+    assert metrics[("screencodec_rejected_total", ())] == 1
 
 
 def test_deadline_while_queued_drops_the_work(one_worker_one_slot):
@@ -122,3 +127,47 @@ def test_not_serving_until_models_are_loaded():
         assert runtime.encode_calls == len(runtime.qualities)  # warm-up ran every quality
         assert health.Check(health_pb2.HealthCheckRequest()).status == health_pb2.HealthCheckResponse.SERVING
         assert srv.stub(ch).Encode(REQUEST).stats.height == SIDE
+
+
+def test_admission_is_fifo_and_signals_cancelled_work():
+    """Unit level: queued work starts in arrival order; cancelling a running request sets the
+    event its work polls between stages, and its slot is freed only when the work returns."""
+
+    async def scenario() -> None:
+        admission = Admission(max_concurrency=1, max_queue=3)
+        gate, started, order, saw_cancel = threading.Event(), threading.Event(), [], []
+        loop = asyncio.get_running_loop()
+
+        def blocking(cancelled: threading.Event) -> None:
+            started.set()
+            gate.wait(5)
+            saw_cancel.append(cancelled.is_set())
+
+        first = asyncio.ensure_future(admission.run(blocking))
+        await loop.run_in_executor(None, started.wait, 5)
+        queued = [asyncio.ensure_future(admission.run(lambda _c, i=i: order.append(i))) for i in range(3)]
+        await asyncio.sleep(0.05)
+        assert (admission.running, admission.queued) == (1, 3)
+        with pytest.raises(QueueFull):
+            await admission.run(lambda _c: None)
+
+        first.cancel()
+        await asyncio.sleep(0.05)
+        assert admission.running == 1 and not order  # still held: the work has not returned
+        gate.set()
+        await asyncio.gather(*queued)
+        assert saw_cancel == [True] and order == [0, 1, 2]
+        assert (admission.running, admission.queued) == (0, 0)
+        admission.shutdown()
+
+    asyncio.run(scenario())
+
+
+def test_pipeline_skips_the_runtime_when_cancelled():
+    runtime = FakeRuntime()
+    job = pipeline.prepare_encode(runtime, REQUEST, max_pixels=SIDE * SIDE)
+    cancelled = threading.Event()
+    cancelled.set()
+    with pytest.raises(ServiceError) as info:
+        pipeline.run_encode(job, cancelled)
+    assert info.value.code == grpc.StatusCode.CANCELLED and runtime.encode_calls == 0
