@@ -4,6 +4,7 @@
     python bench/loadgen.py --call Decode --image shot.png -z 30 -c 8 --json out.json
     python bench/loadgen.py --call EncodeStream --stream-frames 30 --image shot.png -n 20 -c 2
     python bench/loadgen.py --image shot.png --write-request deploy/ghz/encode_request.bin  # for ghz -B
+    python bench/loadgen.py --call Decode --image shot.png --write-request decode_request.bin  # asks the server
 
 Each call's latency and final status code are recorded; a stream counts as one call (as in ghz),
 with its frames' errors folded into the status distribution as FRAME_<CODE>.
@@ -44,8 +45,13 @@ def _channel(args: argparse.Namespace) -> grpc.aio.Channel:
     return grpc.aio.insecure_channel(args.target, options=options)
 
 
-def _encode_request(args: argparse.Namespace) -> pb.EncodeRequest:
-    return pb.EncodeRequest(image=args.image.read_bytes(), quality=args.quality, model=args.model)
+async def _request_for(args: argparse.Namespace, stub: pb_grpc.ScreenCodecStub, metadata):
+    """The request every call sends; for Decode, one untimed Encode makes the bitstream."""
+    request = pb.EncodeRequest(image=args.image.read_bytes(), quality=args.quality, model=args.model)
+    if args.call == "Decode":
+        encoded = await stub.Encode(request, timeout=args.timeout, metadata=metadata)
+        return pb.DecodeRequest(bitstream=encoded.bitstream, model=args.model)
+    return request
 
 
 async def _one_call(stub: pb_grpc.ScreenCodecStub, args: argparse.Namespace, request, metadata) -> list[str]:
@@ -70,14 +76,15 @@ def _code_name(number: int) -> str:
     return next(c.name for c in grpc.StatusCode if c.value[0] == number)
 
 
-async def run(args: argparse.Namespace) -> dict:
+async def run(args: argparse.Namespace) -> dict | None:
+    """Run the load test and return its report (None when only writing the request file)."""
     metadata = (("authorization", f"Bearer {args.token}"),) if args.token else None
     async with _channel(args) as channel:
         stub = pb_grpc.ScreenCodecStub(channel)
-        request = _encode_request(args)
-        if args.call == "Decode":  # one untimed encode makes the bitstream to decode
-            encoded = await stub.Encode(request, timeout=args.timeout, metadata=metadata)
-            request = pb.DecodeRequest(bitstream=encoded.bitstream, model=args.model)
+        request = await _request_for(args, stub, metadata)
+        if args.write_request:
+            args.write_request.write_bytes(request.SerializeToString())
+            return None
 
         latencies: list[float] = []
         codes: collections.Counter[str] = collections.Counter()
@@ -167,16 +174,16 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--key", type=Path, help="PEM client key (mTLS)")
     p.add_argument("--token", help="bearer token")
     p.add_argument("--json", type=Path, help="also write the report as JSON here")
-    p.add_argument("--write-request", type=Path, help="write the serialized EncodeRequest (ghz -B) and exit")
+    p.add_argument("--write-request", type=Path,
+                   help="write the serialized request of --call (ghz -B) and exit; Decode asks the server")
     return p
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    if args.write_request:
-        args.write_request.write_bytes(_encode_request(args).SerializeToString())
-        return 0
     report = asyncio.run(run(args))
+    if report is None:
+        return 0
     print(format_summary(report))
     if args.json:
         args.json.write_text(json.dumps(report, indent=2) + "\n")

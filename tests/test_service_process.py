@@ -14,10 +14,12 @@ from pathlib import Path
 
 import grpc
 import pytest
+from google.protobuf import json_format
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from conftest_service import codec_runtime, png_to_rgb, running_server, screenshots
 from fake_runtime import FakeRuntime
+from screen_codec import bitstream
 from service import client
 from service.config import parse_config
 from service.api.screencodec.v1 import screencodec_pb2 as pb
@@ -119,6 +121,9 @@ def test_loadgen_reports_like_ghz(tmp_path, capsys):
         args = ["--target", srv.address, "--image", str(image), "-n", "6", "-c", "2"]
         assert loadgen.main([*args, "--call", "Decode", "--json", str(tmp_path / "r.json")]) == 0
         assert loadgen.main([*args, "--call", "EncodeStream", "--stream-frames", "3", "--model", "nope"]) == 0
+        decode_request = tmp_path / "decode.bin"
+        assert loadgen.main([*args, "--call", "Decode", "--write-request", str(decode_request)]) == 0
+        assert bitstream.unpack(pb.DecodeRequest.FromString(decode_request.read_bytes()).bitstream).width == 600
     out = capsys.readouterr().out
     assert "Requests/sec:" in out and "99 % in" in out and "[OK]\t6 responses" in out
     assert "[FRAME_NOT_FOUND]\t18 responses" in out  # 6 streams x 3 frames, each answered in-band
@@ -143,3 +148,19 @@ def test_flags_override_environment():
     assert (config.port, config.max_queue, config.auth_tokens) == (7000, 3, ("t0k",))
     assert [p.name for p in config.model_dirs] == ["a", "b"]
     assert parse_config([], environ={}).max_message_bytes >= 64 << 20
+
+
+@pytest.mark.parametrize("config", sorted((REPO / "deploy" / "ghz").glob("*.json")), ids=lambda p: p.name)
+def test_ghz_configs_name_real_calls_and_valid_requests(config):
+    """ghz cannot run here: check what it would read instead (call name, request data, files)."""
+    settings = json.loads(config.read_text())
+    service_name, method_name = settings["call"].rsplit(".", 1)
+    method = pb.DESCRIPTOR.services_by_name[service_name.rpartition(".")[2]].methods_by_name[method_name]
+    request_cls = {"EncodeRequest": pb.EncodeRequest, "DecodeRequest": pb.DecodeRequest}[method.input_type.name]
+    if "proto" in settings:
+        assert (REPO / settings["proto"]).is_file()
+    if "data" in settings:  # ghz's JSON is protobuf's JSON mapping: bytes as base64, enums by name
+        for message in settings["data"] if isinstance(settings["data"], list) else [settings["data"]]:
+            json_format.ParseDict(message, request_cls())
+    elif (REPO / settings["binary-file"]).exists():  # decode_request.bin is made per model, on demand
+        assert request_cls.FromString((REPO / settings["binary-file"]).read_bytes()).ByteSize() > 0
