@@ -52,6 +52,7 @@ def _build_parser(environ: Mapping[str, str]) -> argparse.ArgumentParser:
     d = ServerConfig()
     p = argparse.ArgumentParser(
         prog="python -m service",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
         description="screencodec gRPC server. Every flag can also be set by the environment "
         "variable SCREENCODEC_<FLAG> (upper case, '-' -> '_').",
     )

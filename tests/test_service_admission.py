@@ -45,10 +45,15 @@ def one_worker_one_slot():
         yield srv, srv.stub(ch), runtime
 
 
-def test_queue_full_is_rejected_at_once_and_queued_work_still_runs(one_worker_one_slot):
-    srv, stub, runtime = one_worker_one_slot
+def _occupy_the_worker(stub, runtime: FakeRuntime) -> grpc.Future:
     running = stub.Encode.future(REQUEST)
     _wait_until(lambda: runtime.encode_calls == 1)
+    return running
+
+
+def test_queue_full_is_rejected_at_once_and_queued_work_still_runs(one_worker_one_slot):
+    srv, stub, runtime = one_worker_one_slot
+    running = _occupy_the_worker(stub, runtime)
     queued = stub.Encode.future(REQUEST)
     _wait_until(lambda: srv.server.admission.queued == 1)
 
@@ -67,8 +72,7 @@ def test_queue_full_is_rejected_at_once_and_queued_work_still_runs(one_worker_on
 
 def test_deadline_while_queued_drops_the_work(one_worker_one_slot):
     srv, stub, runtime = one_worker_one_slot
-    running = stub.Encode.future(REQUEST)
-    _wait_until(lambda: runtime.encode_calls == 1)
+    running = _occupy_the_worker(stub, runtime)
 
     start = time.monotonic()
     with pytest.raises(grpc.RpcError) as info:
@@ -85,8 +89,7 @@ def test_deadline_while_queued_drops_the_work(one_worker_one_slot):
 
 def test_client_cancellation_drops_queued_work(one_worker_one_slot):
     srv, stub, runtime = one_worker_one_slot
-    running = stub.Encode.future(REQUEST)
-    _wait_until(lambda: runtime.encode_calls == 1)
+    running = _occupy_the_worker(stub, runtime)
     cancelled = stub.Encode.future(REQUEST)
     _wait_until(lambda: srv.server.admission.queued == 1)
     cancelled.cancel()
