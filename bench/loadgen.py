@@ -45,7 +45,9 @@ def _channel(args: argparse.Namespace) -> grpc.aio.Channel:
     return grpc.aio.insecure_channel(args.target, options=options)
 
 
-async def _request_for(args: argparse.Namespace, stub: pb_grpc.ScreenCodecStub, metadata):
+async def _request_for(
+    args: argparse.Namespace, stub: pb_grpc.ScreenCodecStub, metadata: tuple | None
+) -> pb.EncodeRequest | pb.DecodeRequest:
     """The request every call sends; for Decode, one untimed Encode makes the bitstream."""
     request = pb.EncodeRequest(image=args.image.read_bytes(), quality=args.quality, model=args.model)
     if args.call == "Decode":

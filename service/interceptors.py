@@ -97,7 +97,9 @@ class ObservingInterceptor(grpc.aio.ServerInterceptor):
 
         if inspect.isasyncgenfunction(behavior):
 
-            async def observed_stream(request_or_iterator: Any, context: grpc.aio.ServicerContext):
+            async def observed_stream(
+                request_or_iterator: Any, context: grpc.aio.ServicerContext
+            ) -> AsyncIterator[Any]:
                 start = begin(context)
                 code = grpc.StatusCode.UNKNOWN
                 try:

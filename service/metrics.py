@@ -58,10 +58,16 @@ class Metrics:
             "screencodec_rejected_total", "Requests refused because the queue was full.", registry=r
         )
         self.bytes_in = Counter(
-            "screencodec_bytes_in_total", "Payload bytes (images, bitstreams) of requests processed.", ("direction",), registry=r
+            "screencodec_bytes_in_total",
+            "Payload bytes (images, bitstreams) of requests processed.",
+            ("direction",),
+            registry=r,
         )
         self.bytes_out = Counter(
-            "screencodec_bytes_out_total", "Payload bytes (bitstreams, images) of responses produced.", ("direction",), registry=r
+            "screencodec_bytes_out_total",
+            "Payload bytes (bitstreams, images) of responses produced.",
+            ("direction",),
+            registry=r,
         )
         self.bpp = Histogram(
             "screencodec_bits_per_pixel",
@@ -72,7 +78,10 @@ class Metrics:
         )
         self.model = Info("screencodec_model", "Models served.", ("model",), registry=r)
         self.provider = Info(
-            "screencodec_execution_provider", "Active ONNX Runtime execution provider per model.", ("model",), registry=r
+            "screencodec_execution_provider",
+            "Active ONNX Runtime execution provider per model.",
+            ("model",),
+            registry=r,
         )
 
     def track_admission(self, running: Callable[[], int], queued: Callable[[], int]) -> None:

@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import importlib
-import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -13,8 +12,6 @@ import numpy as np
 
 from service.config import ServerConfig
 from service.errors import ServiceError
-
-log = logging.getLogger(__name__)
 
 
 class Runtime(Protocol):
@@ -76,7 +73,7 @@ class ModelRegistry:
     def default_name(self) -> str:
         return next(iter(self._runtimes), "")
 
-    def __iter__(self):
+    def __iter__(self) -> Iterator[Runtime]:
         return iter(self._runtimes.values())
 
     def get(self, name: str) -> Runtime:

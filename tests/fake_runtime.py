@@ -62,7 +62,9 @@ class FakeRuntime:
         self._lock = threading.Lock()
 
     @classmethod
-    def load(cls, model_dir: str | Path, providers: list[str] | None = None, intra_op_threads: int = 0) -> "FakeRuntime":
+    def load(
+        cls, model_dir: str | Path, providers: list[str] | None = None, intra_op_threads: int = 0
+    ) -> "FakeRuntime":
         """Settings from model_dir/fake_runtime.json if present: {"name": ..., "seconds_per_megapixel": ...}."""
         settings_file = Path(model_dir) / "fake_runtime.json"
         settings = json.loads(settings_file.read_text()) if settings_file.exists() else {}

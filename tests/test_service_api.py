@@ -120,8 +120,10 @@ def test_default_quality_and_input_formats_agree(stub):
     requests = {
         "png": pb.EncodeRequest(image=png),
         "ppm": pb.EncodeRequest(image=ppm),
-        "raw RGB8": pb.EncodeRequest(raw=pb.RawImage(width=width, height=height, format=pb.PIXEL_FORMAT_RGB8, data=rgb.tobytes())),
-        "raw BGRA8": pb.EncodeRequest(raw=pb.RawImage(width=width, height=height, format=pb.PIXEL_FORMAT_BGRA8, data=bgra)),
+        "raw RGB8": pb.EncodeRequest(raw=pb.RawImage(width=width, height=height, format=pb.PIXEL_FORMAT_RGB8,
+                                                     data=rgb.tobytes())),
+        "raw BGRA8": pb.EncodeRequest(raw=pb.RawImage(width=width, height=height, format=pb.PIXEL_FORMAT_BGRA8,
+                                                      data=bgra)),
     }
     # Lossless inputs carry the same pixels, so they must give the same bitstream.
     streams = {name: stub.Encode(req).bitstream for name, req in requests.items()}
@@ -152,7 +154,10 @@ def test_text_mask_choices_reach_the_runtime():
 
 
 def _requests_with_bad_frame(png: bytes) -> list[pb.EncodeRequest]:
-    return [pb.EncodeRequest(image=png if i != 2 else b"not an image", quality=1 + i % 5, frame_id=100 + i) for i in range(6)]
+    return [
+        pb.EncodeRequest(image=png if i != 2 else b"not an image", quality=1 + i % 5, frame_id=100 + i)
+        for i in range(6)
+    ]
 
 
 def test_encode_stream_keeps_order_and_survives_a_bad_frame(stub):

@@ -94,13 +94,14 @@ def test_cli_client_remote_and_local(tmp_path, capsys):
     png_path = tmp_path / "screen.png"
     png_path.write_bytes(screenshots()["django_admin_actions"])
     with running_server([FakeRuntime()]) as srv:  # local mode below loads FakeRuntime too
-        assert client.main(["--server", srv.address, "encode", str(png_path), str(tmp_path / "s.scic"), "--quality", "4"]) == 0
+        remote = ["--server", srv.address]
+        assert client.main([*remote, "encode", str(png_path), str(tmp_path / "s.scic"), "--quality", "4"]) == 0
         summary = json.loads(capsys.readouterr().out)
         assert summary["quality"] == 4 and summary["width"] == 799
-        assert client.main(["--server", srv.address, "decode", str(tmp_path / "s.scic"), str(tmp_path / "out.png")]) == 0
+        assert client.main([*remote, "decode", str(tmp_path / "s.scic"), str(tmp_path / "out.png")]) == 0
         assert png_to_rgb((tmp_path / "out.png").read_bytes()).shape == (360, 799, 3)
         capsys.readouterr()
-        assert client.main(["--server", srv.address, "encode", str(tmp_path / "s.scic"), str(tmp_path / "x")]) == 1
+        assert client.main([*remote, "encode", str(tmp_path / "s.scic"), str(tmp_path / "x")]) == 1
         assert "INVALID_ARGUMENT" in capsys.readouterr().err
 
     # Local mode: no server, same pipeline; its stream decodes to the same pixels.

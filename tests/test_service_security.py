@@ -29,7 +29,8 @@ def pki(tmp_path_factory) -> Path:
     d = tmp_path_factory.mktemp("pki")
     _openssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=test-ca",
              "-keyout", d / "ca.key", "-out", d / "ca.pem")
-    for name, ext in (("server", "subjectAltName=IP:127.0.0.1,DNS:localhost"), ("client", "extendedKeyUsage=clientAuth")):
+    extensions = {"server": "subjectAltName=IP:127.0.0.1,DNS:localhost", "client": "extendedKeyUsage=clientAuth"}
+    for name, ext in extensions.items():
         _openssl("req", "-newkey", "rsa:2048", "-nodes", "-subj", f"/CN={name}",
                  "-keyout", d / f"{name}.key", "-out", d / f"{name}.csr")
         (d / f"{name}.ext").write_text(ext + "\n")
@@ -57,8 +58,9 @@ def test_mutual_tls_requires_a_client_certificate(pki):
     tls = TlsConfig(pki / "server.pem", pki / "server.key", client_ca_file=pki / "ca.pem")
     ca = (pki / "ca.pem").read_bytes()
     with running_server([FakeRuntime()], tls=tls) as srv:
-        with grpc.secure_channel(srv.address, grpc.ssl_channel_credentials(ca)) as ch, pytest.raises(grpc.RpcError) as info:
-            _list_models(ch)
+        with grpc.secure_channel(srv.address, grpc.ssl_channel_credentials(ca)) as ch:
+            with pytest.raises(grpc.RpcError) as info:
+                _list_models(ch)
         assert info.value.code() == grpc.StatusCode.UNAVAILABLE
         creds = grpc.ssl_channel_credentials(
             ca, private_key=(pki / "client.key").read_bytes(), certificate_chain=(pki / "client.pem").read_bytes()
