@@ -1,0 +1,135 @@
+"""Compress/decompress of the PyTorch reference codec on rendered screenshots.
+
+The models here are freshly initialised (seeded): bit-exactness and the stream format do not
+depend on training. The rate-estimate check needs a trained model and uses the bundled default.
+"""
+
+import numpy as np
+import pytest
+import torch
+
+from pages import render_page
+from screen_codec.bitstream import CorruptBitstreamError, ForeignModelError, unpack
+from screen_codec.layers import NESFT
+from screen_codec.codec import (
+    _network_input,
+    decode_image,
+    decode_tile_latents,
+    encode_image,
+    encode_tile,
+    reconstruct,
+)
+from screen_codec.models import build_model, parameter_counts
+from screen_codec.models.torch_networks import TorchNetworks
+
+
+def _networks(name: str, seed: int = 0) -> TorchNetworks:
+    torch.manual_seed(seed)
+    return TorchNetworks(build_model(name))
+
+
+@pytest.fixture(scope="module")
+def compact() -> TorchNetworks:
+    return _networks("compact")
+
+
+def _page(width: int, height: int, seed: int = 3) -> tuple[np.ndarray, np.ndarray]:
+    rgb, boxes = render_page(width, height, seed=seed)
+    mask = np.zeros((height, width), np.uint8)
+    for x0, y0, x1, y1 in boxes:
+        mask[y0:y1, x0:x1] = 1
+    return rgb, mask
+
+
+@pytest.mark.parametrize("width,height", [(64, 64), (100, 37), (1280, 720), (1366, 768)])
+def test_decoder_reproduces_the_encoders_latents_bit_exactly(compact, width, height):
+    rgb, mask = _page(width, height)
+    code = encode_tile(compact, rgb, mask, quality=3)
+    y_hat, z_hat = decode_tile_latents(compact, code.sections, width, height, quality=3)
+    assert y_hat.dtype == np.float32 and y_hat.shape[1] == compact.model.config.M
+    np.testing.assert_array_equal(z_hat, code.z_hat)
+    np.testing.assert_array_equal(y_hat, code.y_hat)
+
+
+def test_decoded_image_equals_the_encoders_reconstruction(compact):
+    rgb, mask = _page(200, 130)
+    code = encode_tile(compact, rgb, mask, quality=2)
+    data = encode_image(compact, rgb, mask, quality=2)
+    decoded = decode_image(compact, data)
+    assert decoded.shape == rgb.shape and decoded.dtype == np.uint8
+    np.testing.assert_array_equal(decoded, reconstruct(compact, code.y_hat, code.z_hat, 2, 200, 130))
+
+
+def test_encoding_is_deterministic_and_tiles_cover_the_image(compact):
+    rgb, mask = _page(300, 140)
+    assert encode_image(compact, rgb, mask, 4) == encode_image(compact, rgb, mask, 4)
+    tiled = encode_image(compact, rgb, mask, 4, tile_size=128)
+    stream = unpack(tiled)
+    assert stream.tile_size == 128 and len(stream.tiles) == 3 * 2
+    assert decode_image(compact, tiled).shape == rgb.shape
+
+
+@pytest.mark.parametrize("name", ["compact", "wacnn", "paper"])
+def test_every_configuration_trains_and_codes(name):
+    nets = _networks(name)
+    model = nets.model
+    counts = parameter_counts(model)
+    print(name, {k: f"{v / 1e6:.2f}M" for k, v in counts.items()})
+    if name == "compact":
+        assert counts["total"] <= 15_000_000
+    model.train()
+    x = torch.rand(1, 3, 64, 64)
+    out = model(x, torch.ones(1, 1, 64, 64), torch.tensor([2]))
+    assert out["x_hat"].shape == x.shape
+    assert ("recovered_prior" in out) == model.config.sem
+    model.eval()
+    rgb, mask = _page(64, 64)
+    data = encode_image(nets, rgb, mask, quality=1)
+    assert decode_image(nets, data).shape == (64, 64, 3)
+
+
+def _with_active_sem(nets: TorchNetworks) -> TorchNetworks:
+    """NESFT starts as the identity (zero-initialised output convs); give it trained-like weights."""
+    torch.manual_seed(2)
+    for module in nets.model.modules():
+        if isinstance(module, NESFT):
+            for branch in (module.gamma, module.beta):
+                torch.nn.init.normal_(branch[-1].weight, std=0.05)
+    return TorchNetworks(nets.model)
+
+
+def test_text_mask_reaches_the_networks_only_with_sem():
+    rgb, mask = _page(128, 128)
+    assert mask.any()
+    x, m = _network_input(rgb, mask)
+    empty = np.zeros_like(m)
+    sem = _with_active_sem(_networks("compact"))
+    for with_text, without in zip(sem.analyse(x, m, 3), sem.analyse(x, empty, 3)):
+        assert not np.array_equal(with_text, without)
+    baseline = _with_active_sem(_networks("wacnn"))
+    for with_text, without in zip(baseline.analyse(x, m, 3), baseline.analyse(x, empty, 3)):
+        np.testing.assert_array_equal(with_text, without)
+
+
+def test_bad_streams_raise_typed_errors(compact):
+    rgb, mask = _page(96, 64)
+    data = encode_image(compact, rgb, mask, 3)
+    other = _networks("compact", seed=1)
+    with pytest.raises(ForeignModelError):
+        decode_image(other, data)
+    corrupted = bytearray(data)
+    corrupted[len(data) // 2] ^= 0x40
+    with pytest.raises(CorruptBitstreamError):
+        decode_image(compact, bytes(corrupted))
+
+
+def test_bad_inputs_are_rejected(compact):
+    rgb, mask = _page(64, 64)
+    with pytest.raises(ValueError):
+        encode_image(compact, rgb, mask, quality=0)
+    with pytest.raises(ValueError):
+        encode_image(compact, rgb, mask, quality=6)
+    with pytest.raises(ValueError):
+        encode_image(compact, rgb.astype(np.float32), mask, quality=1)
+    with pytest.raises(ValueError):
+        encode_image(compact, rgb, mask[:10], quality=1)
