@@ -51,12 +51,12 @@ def _image(rng: np.random.Generator, assets: Path, w: int, h: int) -> str:
     """<img> of a natural crop (file URL), else of a procedural texture written to assets/."""
     crops = textures.photo_files()
     if crops:
-        src = Path(crops[rng.integers(len(crops))]).as_uri()
+        src = Path(crops[rng.integers(len(crops))]).resolve().as_uri()
     else:
         assets.mkdir(parents=True, exist_ok=True)
         path = assets / f"texture_{rng.integers(1 << 30)}.png"
         textures.procedural(rng, w, h).save(path)
-        src = path.as_uri()
+        src = path.resolve().as_uri()
     return f'<img src="{src}" style="width:{w}px;height:{h}px;border-radius:{rng.integers(0, 12)}px">'
 
 

@@ -23,6 +23,7 @@ import numpy as np
 from PIL import Image
 
 from . import compose
+from .store import save_webp
 
 CHROMIUM = "/usr/bin/chromium"
 LAUNCH_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
@@ -30,7 +31,6 @@ LAUNCH_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", 
 SCREEN_SIZES = ((1280, 720), (1366, 768), (1920, 1080))
 DEVICE_SCALES = (1.0, 1.0, 1.0, 1.25, 1.5, 2.0)  # browser zoom as the OS would set it
 DARK_PROBABILITY = 0.4
-WEBP_EFFORT = 80  # lossless WebP: PIL's quality is the effort; 80 is ~2x faster than 100 and ~3% larger
 
 
 @dataclass(frozen=True)
@@ -94,13 +94,13 @@ WORD_BOXES_JS = """() => {
   return out;
 }"""
 
-_BACKGROUND_LUMA_JS = """() => {
-  for (const el of [document.body, document.documentElement]) {
-    const m = getComputedStyle(el).backgroundColor.match(/[\\d.]+/g);
-    if (m && (m.length < 4 || +m[3] > 0)) return (0.299 * m[0] + 0.587 * m[1] + 0.114 * m[2]) / 255;
-  }
-  return 1.0;
-}"""
+_SCROLL_JS = """(f) => document.fonts.ready.then(() => {
+  window.scrollTo(0, Math.max(0, document.documentElement.scrollHeight - innerHeight) * f);
+  return new Promise(r => requestAnimationFrame(() => requestAnimationFrame(() => r(window.scrollY))));
+})"""
+_FRAME_JS = "() => new Promise(r => requestAnimationFrame(() => requestAnimationFrame(r)))"
+# Mean luminance above which a page rendered with color_scheme='dark' is taken as ignoring it.
+LIGHT_PAGE_LUMA = 0.5
 
 
 @dataclass(frozen=True)
@@ -149,6 +149,11 @@ def plan_jobs(per_source: int, seed: int, composed_dir: Path, sources: tuple[str
     return jobs
 
 
+def _mean_luma(png: bytes) -> float:
+    with Image.open(io.BytesIO(png)) as im:
+        return float(np.asarray(im.convert("L").reduce(4), np.float32).mean() / 255)
+
+
 def _block_network(route) -> None:  # type: ignore[no-untyped-def]
     if route.request.url.startswith(("file:", "data:", "blob:")):
         route.continue_()
@@ -161,8 +166,9 @@ class Browser:
 
     def __enter__(self) -> "Browser":
         os.environ["PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD"] = "1"
-        from playwright.sync_api import sync_playwright  # lazy: only the harvester needs playwright
+        from playwright.sync_api import Error, sync_playwright  # lazy: only the harvester needs playwright
 
+        self._error = Error
         self._pw = sync_playwright().start()
         self._browser = self._pw.chromium.launch(executable_path=CHROMIUM, args=LAUNCH_ARGS)
         self.version = self._browser.version
@@ -181,19 +187,22 @@ class Browser:
             page = ctx.new_page()
             page.route("**/*", _block_network)
             page.goto(Path(job.page).as_uri(), wait_until="load", timeout=timeout_ms)
-            page.evaluate("document.fonts.ready")
-            forced = bool(job.dark and page.evaluate(_BACKGROUND_LUMA_JS) > 0.5)
+            try:
+                scroll_y = page.evaluate(_SCROLL_JS, job.scroll)
+            except self._error:  # a meta-refresh redirect (octave XREF pages) replaced the document
+                page.wait_for_load_state("load", timeout=timeout_ms)
+                scroll_y = page.evaluate(_SCROLL_JS, job.scroll)
+            png = page.screenshot(type="png", animations="disabled", caret="hide")
+            forced = job.dark and _mean_luma(png) > LIGHT_PAGE_LUMA
             if forced:
                 page.add_style_tag(content=FORCE_DARK_CSS)
-            scroll_y = page.evaluate(
-                "(f) => { const m = document.documentElement.scrollHeight - innerHeight;"
-                " window.scrollTo(0, Math.max(0, m) * f); return window.scrollY; }", job.scroll)
-            page.evaluate("() => new Promise(r => requestAnimationFrame(() => requestAnimationFrame(r)))")
+                page.evaluate(_FRAME_JS)
+                png = page.screenshot(type="png", animations="disabled", caret="hide")
             css_boxes = page.evaluate(WORD_BOXES_JS)
-            png = page.screenshot(type="png", animations="disabled", caret="hide")
         finally:
             ctx.close()
         img = Image.open(io.BytesIO(png)).convert("RGB")
+        img = img.crop((0, 0, min(img.width, job.width), min(img.height, job.height)))  # viewport rounding: +1 px
         s, (w, h) = job.scale, img.size
         boxes = sorted({(max(0, math.floor(x0 * s)), max(0, math.floor(y0 * s)), min(w, math.ceil(x1 * s)), min(h, math.ceil(y1 * s)))
                         for x0, y0, x1, y1 in css_boxes})
@@ -204,8 +213,7 @@ class Browser:
 
 def save_shot(img: Image.Image, meta: dict, stem: Path) -> None:
     """<stem>.webp (lossless) + <stem>.json."""
-    stem.parent.mkdir(parents=True, exist_ok=True)
-    img.save(stem.with_suffix(".webp"), "WEBP", lossless=True, quality=WEBP_EFFORT)
+    save_webp(img, stem.with_suffix(".webp"))
     stem.with_suffix(".json").write_text(json.dumps(meta, separators=(",", ":")))
 
 

@@ -13,7 +13,7 @@ import json
 import os
 import re
 import subprocess
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -40,7 +40,7 @@ class Source:
     height: int = 0
     flat_fraction: float = 1.0
     kept: bool = False
-    crops: int = 0
+    crops: list[str] = field(default_factory=list)  # file names under natural/crops
 
 
 def _package_files(package: str) -> list[str]:
@@ -141,8 +141,9 @@ def build_natural(out_dir: Path, crops_per_image: int = 24, seed: int = 0,
                 rng = np.random.default_rng([seed, len(sources)])
                 stem = re.sub(r"[^A-Za-z0-9_-]", "_", _wallpaper_key(path))
                 for i, crop in enumerate(_crops(img, rng, crops_per_image)):
-                    crop.save(crop_dir / f"{package}__{stem}__{i:03d}.jpg", quality=JPEG_QUALITY)
-                    src.crops += 1
+                    name = f"{package}__{stem}__{i:03d}.jpg"
+                    crop.save(crop_dir / name, quality=JPEG_QUALITY)
+                    src.crops.append(name)
             sources.append(src)
     (out_dir / "natural" / "sources.json").write_text(json.dumps([asdict(s) for s in sources], indent=1))
     return sources
