@@ -25,14 +25,12 @@ from . import harvest, natural, store
 from .canvas import rasterise_boxes
 from .fonts import font_count
 from .store import Item
-from .synthetic import KINDS, render_screen
+from .synthetic import KINDS, SYNTHETIC_VAL_SEED0, render_screen
 
 # Split policy. Test: real screenshots of doc packages never trained or validated on.
 TEST_SOURCES = ("postgresql-doc-15", "gimp-help-en")
 VAL_SOURCES = ("sphinx-doc",)
 VAL_EVERY = 10  # composed pages, synthetic sample and wallpaper files: every 10th goes to val
-# Synthetic seeds: on-the-fly training draws seeds below SYNTHETIC_VAL_SEED0; val uses seeds from it.
-SYNTHETIC_VAL_SEED0 = 1_000_000_000
 
 SIZES = {  # --small / full
     "crops_per_image": (4, 24),

@@ -107,8 +107,10 @@ def _dashboard(rng: np.random.Generator, assets: Path) -> str:
             cards.append(f'<div class="card"><div class="muted">{_e(corpus.title(rng, 1, 3))}</div>'
                          f'<div style="font-size:32px;font-weight:bold">{_e(corpus.number(rng))}</div>'
                          f'<div style="color:#188038">+{rng.uniform(0, 20):.1f}%</div></div>')
-        elif k < 0.8:
+        elif k < 0.7:
             cards.append(f'<div class="card" style="grid-column:span 2">{svg_chart(rng, 440, 220)}</div>')
+        elif k < 0.8:
+            cards.append(f'<div class="card"><div class="muted">{_e(corpus.title(rng, 1, 3))}</div>{_image(rng, assets, 200, 150)}</div>')
         else:
             rows = "".join(f"<tr><td>{_e(corpus.title(rng, 1, 2))}</td><td>{_e(corpus.number(rng))}</td>"
                            f"<td>{_e(corpus.number(rng))}</td></tr>" for _ in range(rng.integers(3, 8)))

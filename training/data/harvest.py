@@ -186,7 +186,7 @@ class Browser:
         try:
             page = ctx.new_page()
             page.route("**/*", _block_network)
-            page.goto(Path(job.page).as_uri(), wait_until="load", timeout=timeout_ms)
+            page.goto(Path(job.page).resolve().as_uri(), wait_until="load", timeout=timeout_ms)
             try:
                 scroll_y = page.evaluate(_SCROLL_JS, job.scroll)
             except self._error:  # a meta-refresh redirect (octave XREF pages) replaced the document
@@ -256,11 +256,11 @@ FIXTURE_JOBS: tuple[tuple[str, str, str, int, int, float, bool, float], ...] = (
 
 
 def make_fixtures(out: Path, composed_dir: Path) -> None:
-    """Shoot FIXTURE_JOBS into out/<name>.webp + .json (composed pages use seed 7)."""
+    """Shoot FIXTURE_JOBS into out/<name>.webp + .json (composed pages use seed 0: slide and chat show photos)."""
     with Browser() as browser:
         for name, source, page, w, h, scale, dark, scroll in FIXTURE_JOBS:
             if source.startswith("composed-"):
-                page = str(compose.compose_page(7, page, composed_dir))
+                page = str(compose.compose_page(0, page, composed_dir))
             img, meta = browser.shoot(Job(source, page, 0, w, h, scale, dark, scroll))
             save_shot(img, meta, out / name)
             print(f"{name}: {img.size} {len(meta['word_boxes'])} words, forced_dark={meta['forced_dark']}")

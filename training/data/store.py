@@ -5,6 +5,7 @@ Data flow: RGB uint8 -> <stem>.webp (lossless);  mask {0,1} -> <stem>.mask.png (
 """
 from __future__ import annotations
 
+import io
 import json
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -35,7 +36,7 @@ def save_webp(rgb: np.ndarray | Image.Image, path: Path) -> None:
     img.save(path, "WEBP", lossless=True, quality=WEBP_EFFORT)
 
 
-def load_rgb(path: Path) -> np.ndarray:
+def load_rgb(path: Path | io.BytesIO) -> np.ndarray:
     with Image.open(path) as im:
         return np.asarray(im.convert("RGB"))
 
@@ -45,7 +46,7 @@ def save_mask(mask: np.ndarray, path: Path) -> None:
     Image.fromarray((mask > 0).astype(np.uint8) * 255).convert("1").save(path, optimize=True)
 
 
-def load_mask(path: Path) -> np.ndarray:
+def load_mask(path: Path | io.BytesIO) -> np.ndarray:
     with Image.open(path) as im:
         return (np.asarray(im.convert("L")) > 127).astype(np.uint8)
 
@@ -64,6 +65,9 @@ def write_manifest(data_dir: Path, items: list[Item], extra: dict) -> None:
     (data_dir / MANIFEST).write_text(json.dumps(doc, indent=0))
 
 
+def parse_manifest(text: str | bytes) -> list[Item]:
+    return [Item(**d) for d in json.loads(text)["items"]]
+
+
 def read_manifest(data_dir: Path) -> list[Item]:
-    doc = json.loads((data_dir / MANIFEST).read_text())
-    return [Item(**d) for d in doc["items"]]
+    return parse_manifest((data_dir / MANIFEST).read_text())

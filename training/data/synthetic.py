@@ -717,6 +717,8 @@ _RENDERERS: dict[str, Callable[[Canvas, np.random.Generator, Style], None]] = {
 KINDS: tuple[str, ...] = tuple(_RENDERERS)
 
 
+# Seed space: on-the-fly training draws seeds below this; validation screens use seeds from it up.
+SYNTHETIC_VAL_SEED0 = 1_000_000_000
 # Layouts need a minimum area; smaller screens are rendered at this size and cropped (boxes clipped).
 MIN_SIZE = (320, 240)
 
