@@ -1,0 +1,188 @@
+"""Data pipeline tests: synthetic screens (determinism, exact masks), fixtures, datasets, shard.
+
+Run: .venv/bin/python -m pytest tests/test_data.py -q   (no browser or network needed)
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from training.data import store
+from training.data.build import TEST_SOURCES, _split_of_screenshot
+from training.data.canvas import Canvas, Face, color_fringes, rasterise_boxes
+from training.data.dataset import CropDataset, MixedStream, SyntheticStream
+from training.data.fonts import FONTS
+from training.data.natural import flat_fraction
+from training.data.shard import write_shard
+from training.data.store import Item
+from training.data.synthetic import KINDS, render_screen
+
+FIXTURES = Path(__file__).parent / "fixtures" / "screenshots"
+ODD_SIZES = ((333, 517), (1001, 563), (641, 479), (1366, 769), (257, 199))
+
+
+def _interior(box: tuple[int, int, int, int], w: int, h: int) -> bool:
+    """Boxes cut by the image border may hold only the blank margin of a glyph bitmap."""
+    x0, y0, x1, y1 = box
+    return x0 > 0 and y0 > 0 and x1 < w and y1 < h
+
+
+def _has_ink(rgb: np.ndarray, box: tuple[int, int, int, int]) -> bool:
+    x0, y0, x1, y1 = box
+    return bool(np.ptp(rgb[y0:y1, x0:x1].reshape(-1, 3), axis=0).max() > 0)
+
+
+def _check_screen(rgb: np.ndarray, mask: np.ndarray, boxes: list, w: int, h: int) -> None:
+    assert rgb.shape == (h, w, 3) and rgb.dtype == np.uint8
+    assert mask.shape == (h, w) and mask.dtype == np.uint8 and set(np.unique(mask)) <= {0, 1}
+    for x0, y0, x1, y1 in boxes:
+        assert 0 <= x0 < x1 <= w and 0 <= y0 < y1 <= h
+    # mask pixels lie inside word boxes and every word box is masked: the mask IS the union of boxes
+    assert np.array_equal(mask, rasterise_boxes([tuple(b) for b in boxes], w, h))
+
+
+def test_render_is_deterministic_per_seed() -> None:
+    a, b, c = render_screen(123), render_screen(123), render_screen(124)
+    assert a.kind == b.kind and a.word_boxes == b.word_boxes
+    assert np.array_equal(a.rgb, b.rgb) and np.array_equal(a.text_mask, b.text_mask)
+    assert not np.array_equal(a.rgb, c.rgb)
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_every_kind_renders_with_exact_mask(kind: str) -> None:
+    odd = ODD_SIZES[KINDS.index(kind) % len(ODD_SIZES)]
+    for seed, (w, h) in ((KINDS.index(kind), (1280, 720)), (99, odd)):
+        s = render_screen(seed, w, h, kind)
+        assert s.kind == kind
+        _check_screen(s.rgb, s.text_mask, s.word_boxes, w, h)
+        interior = [b for b in s.word_boxes if _interior(b, w, h)]
+        assert interior or (w, h) == (257, 199), "a screen without text"
+        # nothing painted over a word after it was drawn: each box still shows ink
+        assert all(_has_ink(s.rgb, b) for b in interior)
+
+
+def test_glyph_ink_lies_inside_word_boxes() -> None:
+    """Draw words in many faces/sizes, AA on and off: every lit pixel is inside the recorded boxes."""
+    words = ["Hamburgefonstiv", "jqpgy,", "{x[0]}", "WAVE", "fi-fl", "Ünïcödé", "@#%&"]
+    rng = np.random.default_rng(0)
+    files = [f for fam in FONTS.values() for f in fam["regular"] + fam["bold"]]
+    for path in (files[i] for i in rng.choice(len(files), size=min(24, len(files)), replace=False)):
+        for size, aa in ((9, False), (13, True), (40, True)):
+            cv = Canvas(900, 60, (0, 0, 0))
+            cv.text(4, 4, " ".join(words), Face(path, size, aa), (255, 255, 255))
+            ink = np.asarray(cv.img).max(axis=2) > 0
+            mask = rasterise_boxes(cv.boxes, 900, 60).astype(bool)
+            assert not (ink & ~mask).any(), f"ink outside boxes: {path} {size} aa={aa}"
+            assert all(_has_ink(np.asarray(cv.img), b) for b in cv.boxes)
+
+
+def test_color_fringes_only_touch_the_mask() -> None:
+    s = render_screen(5, 640, 360, "docs")
+    out = color_fringes(s.rgb, s.text_mask)
+    changed = (out != s.rgb).any(axis=2)
+    assert changed.any() and not (changed & (s.text_mask == 0)).any()
+
+
+def _fixtures() -> list[tuple[np.ndarray, dict]]:
+    return [(store.load_rgb(p.with_suffix(".webp")), json.loads(p.read_text())) for p in sorted(FIXTURES.glob("*.json"))]
+
+
+def test_fixtures_are_consistent_real_screenshots() -> None:
+    shots = _fixtures()
+    assert 6 <= len(shots) <= 10
+    assert sum(p.stat().st_size for p in FIXTURES.iterdir()) <= 3 * 2**20
+    sizes = {tuple(meta["size"]) for _, meta in shots}
+    assert {(1280, 720), (1366, 768)} <= sizes
+    assert {meta["dark"] for _, meta in shots} == {True, False}
+    assert len({meta["source"] for _, meta in shots}) >= 5
+    for rgb, meta in shots:
+        w, h = meta["size"]
+        assert rgb.shape == (h, w, 3) and len(meta["word_boxes"]) >= 20
+        mask = rasterise_boxes([tuple(b) for b in meta["word_boxes"]], w, h)
+        _check_screen(rgb, mask, meta["word_boxes"], w, h)
+        interior = [b for b in meta["word_boxes"] if _interior(b, w, h)]
+        assert np.mean([_has_ink(rgb, b) for b in interior]) > 0.98
+        # dark screenshots are dark, light ones light (forced dark worked where needed)
+        assert (rgb.mean() < 110) == meta["dark"], meta["page"]
+
+
+@pytest.fixture(scope="module")
+def data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A tiny data dir in the build layout: fixtures as screenshots, two synthetic screens, a photo crop."""
+    root = tmp_path_factory.mktemp("data")
+    items = []
+    for i, (rgb, meta) in enumerate(_fixtures()[:4]):
+        image = root / "harvest" / meta["source"] / f"{i:05d}.webp"
+        store.save_webp(rgb, image)
+        w, h = meta["size"]
+        store.save_mask(rasterise_boxes([tuple(b) for b in meta["word_boxes"]], w, h), store.mask_path(image))
+        items.append(Item(str(image.relative_to(root)), "screenshot", meta["source"], ("train", "test")[i % 2], w, h,
+                          str(store.mask_path(image).relative_to(root))))
+    for seed in (1, 2):
+        s = render_screen(seed, 400, 300)
+        image = root / "synthetic" / f"{seed:010d}.webp"
+        store.save_webp(s.rgb, image)
+        store.save_mask(s.text_mask, store.mask_path(image))
+        items.append(Item(str(image.relative_to(root)), "synthetic", f"synthetic-{s.kind}", "train", 400, 300,
+                          str(store.mask_path(image).relative_to(root))))
+    crop = root / "natural" / "crops" / "pkg__photo__000.jpg"
+    crop.parent.mkdir(parents=True)
+    Image.fromarray(np.random.default_rng(0).integers(0, 255, (200, 300, 3), dtype=np.uint8)).save(crop)
+    items.append(Item(str(crop.relative_to(root)), "natural", "pkg", "train", 300, 200))
+    store.write_manifest(root, items, {})
+    return root
+
+
+def _check_sample(sample: dict[str, torch.Tensor], crop: int) -> None:
+    assert sample["image"].shape == (3, crop, crop) and sample["image"].dtype == torch.float32
+    assert sample["mask"].shape == (1, crop, crop)
+    assert 0 <= sample["image"].min() and sample["image"].max() <= 1
+    assert set(sample["mask"].unique().tolist()) <= {0.0, 1.0}
+
+
+def test_crop_dataset_shapes_and_determinism(data_dir: Path) -> None:
+    ds = CropDataset(data_dir, "train", crop=256)
+    assert len(ds) == 5 and len(CropDataset(data_dir, "test")) == 2
+    for i in range(len(ds)):
+        _check_sample(ds[i], 256)  # includes a 300x200 crop, padded to 256
+    first = ds[0]["image"]
+    assert torch.equal(first, ds[0]["image"])  # same (seed, epoch, index) -> same crop
+    ds.set_epoch(1)
+    assert not torch.equal(first, ds[0]["image"])  # a new epoch places crops anew
+
+
+def test_synthetic_and_mixed_streams(data_dir: Path) -> None:
+    synth = SyntheticStream(crop=128, crops_per_screen=2, sizes=((480, 320),))
+    it = iter(synth)
+    for _ in range(3):
+        _check_sample(next(it), 128)
+    mixed = iter(MixedStream(CropDataset(data_dir, "train", crop=128), synth, synthetic_ratio=0.5))
+    for _ in range(6):
+        _check_sample(next(mixed), 128)
+
+
+def test_shard_round_trip(data_dir: Path, tmp_path: Path) -> None:
+    info = write_shard(data_dir, tmp_path / "shard.tar", max_bytes=48 * 2**20)
+    assert info["items"] == info["of"] == 7 and info["bytes"] <= 48 * 2**20
+    from_dir, from_tar = CropDataset(data_dir, "train"), CropDataset(tmp_path / "shard.tar", "train")
+    order = [it.image for it in from_dir.items]
+    assert sorted(order) == sorted(it.image for it in from_tar.items)  # same items, round-robin order
+    for j, it in enumerate(from_tar.items):
+        a = from_dir.sample(order.index(it.image), np.random.default_rng(j))
+        b = from_tar.sample(j, np.random.default_rng(j))
+        assert torch.equal(a["image"], b["image"]) and torch.equal(a["mask"], b["mask"])
+    small = write_shard(data_dir, tmp_path / "small.tar", max_bytes=150 * 1024)
+    assert 0 < small["items"] < 7 and small["bytes"] <= 150 * 1024
+
+
+def test_split_policy_and_flatness() -> None:
+    assert all(_split_of_screenshot(s, 0) == "test" for s in TEST_SOURCES)
+    assert _split_of_screenshot("python3.11-doc", 3) == "train"
+    assert _split_of_screenshot("composed-slide", 9) == "val"
+    assert flat_fraction(np.full((64, 64), 128, np.uint8)) == 1.0
+    assert flat_fraction(np.random.default_rng(0).integers(0, 255, (64, 64)).astype(np.uint8)) == 0.0
