@@ -52,14 +52,14 @@ CONFIGS: dict[str, ModelConfig] = {
         name="compact",
         N=64,
         M=160,
-        Z=96,
+        Z=64,
         num_slices=5,
         max_support=4,
-        slice_hidden=(64, 48, 32, 32),
+        slice_hidden=(48, 40, 32, 32),
         heads=4,
         kernel=3,
         residual_units=1,
-        prior_ch=32,
+        prior_ch=16,
     ),
 }
 
