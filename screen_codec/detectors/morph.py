@@ -51,8 +51,9 @@ def rule_mask(rgb: np.ndarray, min_step: int, min_length: int) -> np.ndarray:
 
 
 class MorphDetector:
-    """Edge-cluster text detector (classical screen-content segmentation: morphological gradient,
-    Otsu binarisation, horizontal closing, connected-component filtering), plus rule removal.
+    """Edge-cluster text detector: the common OpenCV text-localisation recipe (morphological gradient,
+    Otsu's threshold [Otsu 1979], horizontal closing, connected-component filtering; no learned
+    weights), plus rule removal and a flat-surround test written here.
 
     Data flow: RGB (H, W) -> 3x3 morphological gradient, max over channels -> binarise at
     max(Otsu, min_contrast) -> remove long horizontal/vertical rules -> close with a (close_width x 1)
