@@ -15,6 +15,7 @@ import os
 import shutil
 import subprocess
 import time
+from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Callable
 
@@ -46,10 +47,8 @@ def check_installs() -> dict:
         return "install ok installed" in out
 
     try:
-        import playwright  # noqa: F401  (presence check only)
-        from importlib.metadata import version
-        pw = version("playwright")
-    except ImportError:
+        pw: str | None = version("playwright")
+    except PackageNotFoundError:
         pw = None
     report = {
         "chromium": os.path.exists(harvest.CHROMIUM),

@@ -10,6 +10,8 @@ Deterministic per (seed, width, height, kind) for a given set of fonts and photo
 """
 from __future__ import annotations
 
+import argparse
+import time
 from dataclasses import dataclass, replace
 from typing import Callable
 
@@ -739,3 +741,26 @@ def render_screen(seed: int, width: int = 1280, height: int = 720, kind: str | N
     if st.fringes:
         rgb = color_fringes(rgb, mask)
     return Screen(np.ascontiguousarray(rgb), mask, boxes, kind)
+
+
+def main() -> None:
+    """Benchmark: per-kind render time over --seeds seeds (optionally saving PNGs to --save)."""
+    ap = argparse.ArgumentParser(description="Time render_screen per kind.")
+    ap.add_argument("--seeds", type=int, default=20)
+    ap.add_argument("--size", default="1280x720")
+    ap.add_argument("--save", type=str, help="directory for <kind>_<seed>.png samples")
+    args = ap.parse_args()
+    w, h = (int(v) for v in args.size.split("x"))
+    for kind in KINDS:
+        times = []
+        for seed in range(args.seeds):
+            t = time.perf_counter()
+            screen = render_screen(seed, w, h, kind)
+            times.append(time.perf_counter() - t)
+            if args.save:
+                Image.fromarray(screen.rgb).save(f"{args.save}/{kind}_{seed}.png")
+        print(f"{kind:12s} median {1000 * np.median(times):5.0f} ms  p90 {1000 * np.percentile(times, 90):5.0f} ms")
+
+
+if __name__ == "__main__":
+    main()
