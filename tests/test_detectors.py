@@ -1,7 +1,7 @@
 """Text detectors: interface, mask contract, word recall on rendered pages, precision on non-text.
 
-Recall bars are below what was measured (docs/DETECTORS.md): dbnet and craft 1.00 / 0.98-1.00 on these
-pages against a bar of 0.9; morph 0.98-1.00 against its documented bar of 0.9.
+Recall bars are below what was measured (docs/DETECTORS.md): dbnet and craft 1.00 on these pages
+against a bar of 0.9; morph 0.983-1.00 against its documented bar of 0.9.
 CRAFT costs ~1.5 s per 512x384 page on 2 CPU cores, so its 720p check is marked slow.
 """
 
@@ -25,8 +25,8 @@ from screen_codec.detectors import (
 )
 
 ROOT = Path(__file__).resolve().parents[1]
-RECALL_BAR = 0.9  # dbnet and craft (the brief's bar; measured 0.98-1.00)
-MORPH_RECALL_BAR = 0.9  # measured 0.98-1.00 on these pages (it misses text drawn over photos)
+RECALL_BAR = 0.9  # dbnet and craft (measured 1.00)
+MORPH_RECALL_BAR = 0.9  # measured 0.983-1.00 on these pages (it misses text drawn over photos)
 
 
 @pytest.fixture(scope="module")

@@ -6,9 +6,9 @@ the rapidocr 3.10.0 wheel (Apache-2.0; PP-OCRv6_det_small.onnx, 9.9 MB, sha256
 the wheel with `--no-deps`: its dependencies would replace the project's onnxruntime-gpu and
 opencv-headless (FINDINGS section 7).
 
-Measured (tests/pages.py, 2 shared CPU cores, 2 ORT threads): word recall 1.00 on 18 pages at
-512x384 / 1280x720 / 1920x1080; 0.06-0.09 s at 512x384, 0.25-0.3 s at 720p, 0.7-2.7 s at 1080p
-(noisy host). Details: docs/DETECTORS.md.
+Measured (tests/pages.py, 2 shared CPU cores, 2 ORT threads): word recall 1.00 on 24 pages at
+512x384 / 1280x720 / 1920x1080; 0.06-0.09 s / 0.25-0.27 s / 0.67-1.0 s per frame on a quiet host
+(up to 8x more under load). Details: docs/DETECTORS.md.
 """
 
 from __future__ import annotations

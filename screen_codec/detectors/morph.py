@@ -1,8 +1,9 @@
 """Morphological text detector: OpenCV only, no network, for CPU-only hosts.
 
-Serving-safe (numpy + OpenCV, never torch) and ~50x faster than DBNet on a CPU, but less exact:
-it finds high-contrast, line-shaped clusters of edges, which is what text on screens mostly is.
-Measured recall, precision and timings: docs/DETECTORS.md.
+Serving-safe (numpy + OpenCV, never torch) and ~10x faster than DBNet on a CPU, but less exact:
+it finds high-contrast, line-shaped clusters of edges on flat backgrounds, which is what text on
+screens mostly is. Measured on tests/pages.py: word recall 0.983-1.00 over 24 pages (misses: titles
+drawn over photos); 4-5 ms at 512x384, 21-43 ms at 720p, 47-76 ms at 1080p. Details: docs/DETECTORS.md.
 """
 
 from __future__ import annotations
