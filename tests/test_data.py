@@ -5,6 +5,7 @@ Run: .venv/bin/python -m pytest tests/test_data.py -q   (no browser or network n
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -67,11 +68,11 @@ def test_every_kind_renders_with_exact_mask(kind: str) -> None:
 
 
 def test_glyph_ink_lies_inside_word_boxes() -> None:
-    """Draw words in many faces/sizes, AA on and off: every lit pixel is inside the recorded boxes."""
+    """Draw words in 12 random faces x 3 sizes, AA on and off: every lit pixel is inside the recorded boxes."""
     words = ["Hamburgefonstiv", "jqpgy,", "{x[0]}", "WAVE", "fi-fl", "Ünïcödé", "@#%&"]
     rng = np.random.default_rng(0)
     files = [f for fam in FONTS.values() for f in fam["regular"] + fam["bold"]]
-    for path in (files[i] for i in rng.choice(len(files), size=min(24, len(files)), replace=False)):
+    for path in (files[i] for i in rng.choice(len(files), size=min(12, len(files)), replace=False)):
         for size, aa in ((9, False), (13, True), (40, True)):
             cv = Canvas(900, 60, (0, 0, 0))
             cv.text(4, 4, " ".join(words), Face(path, size, aa), (255, 255, 255))
@@ -116,9 +117,11 @@ def data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A tiny data dir in the build layout: fixtures as screenshots, two synthetic screens, a photo crop."""
     root = tmp_path_factory.mktemp("data")
     items = []
-    for i, (rgb, meta) in enumerate(_fixtures()[:4]):
+    for i, meta_path in enumerate(sorted(FIXTURES.glob("*.json"))[:4]):
+        meta = json.loads(meta_path.read_text())
         image = root / "harvest" / meta["source"] / f"{i:05d}.webp"
-        store.save_webp(rgb, image)
+        image.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(meta_path.with_suffix(".webp"), image)
         w, h = meta["size"]
         store.save_mask(rasterise_boxes([tuple(b) for b in meta["word_boxes"]], w, h), store.mask_path(image))
         items.append(Item(str(image.relative_to(root)), "screenshot", meta["source"], ("train", "test")[i % 2], w, h,
