@@ -1,19 +1,24 @@
 """Validation rate-distortion: a fixed set of screens, every quality level, rate from likelihoods.
 
-    screens (RGB uint8, text mask) ──crop to multiples of 64──► model.eval() forward per quality
+    data dir val split (or fixed-seed synthetic screens) ──► (RGB uint8, text mask)
+        ──crop to multiples of 64──► model.eval() forward per quality
         ──► bpp = -sum log2 p(y^, z^) / pixels,  PSNR of the 8-bit-rounded reconstruction
         ──► one row per quality (means over the screens)
 
 Eval-mode forward quantises by rounding (z around its medians), as the codec does, so the bpp is
-what the rANS coder would spend up to its ~1% overhead; no bitstream is written.
+the ideal code length of what the codec would code (rANS adds its small overhead); no bitstream
+is written.
 
-CLI: ``python -m training.evaluate --checkpoint runs/compact_cpu/compact.pt [--out val.csv]``
+CLI: ``python -m training.evaluate --checkpoint runs/compact_cpu/compact.pt [--data data]
+[--out val.csv]``
 """
 
 from __future__ import annotations
 
 import argparse
 import csv
+import io
+import itertools
 import math
 from pathlib import Path
 from typing import Sequence
@@ -23,9 +28,10 @@ import torch
 
 from screen_codec.losses import psnr
 from screen_codec.models import ScreenContentCodec
-from training.data.synthetic import KINDS, render_screen
+from training.data.shard import open_root
+from training.data.store import MANIFEST, load_mask, load_rgb, parse_manifest
+from training.data.synthetic import KINDS, SYNTHETIC_VAL_SEED0, render_screen
 
-VAL_SEED = 90_000_000  # far from any training seed range
 VAL_FIELDS = ("step", "quality", "lambda", "bpp", "psnr", "text_psnr")
 Screen = tuple[np.ndarray, np.ndarray]  # HxWx3 uint8 RGB, HxW {0,1} text mask
 
@@ -34,9 +40,44 @@ def synthetic_validation_screens(count: int, width: int, height: int) -> list[Sc
     """``count`` fixed synthetic screens, cycling through every layout kind."""
     screens = []
     for i in range(count):
-        screen = render_screen(VAL_SEED + i, width, height, KINDS[i % len(KINDS)])
+        screen = render_screen(SYNTHETIC_VAL_SEED0 + i, width, height, KINDS[i % len(KINDS)])
         screens.append((screen.rgb, screen.text_mask))
     return screens
+
+
+def stored_validation_screens(root: Path, count: int, width: int, height: int) -> list[Screen]:
+    """The first ``count`` val-split images of a data dir or shard tar (manifest order, kinds
+    interleaved), centre-cropped to at most ``width`` x ``height``; images without a mask (natural
+    crops) get an empty one."""
+    files = open_root(root)
+    items = [item for item in parse_manifest(files.read(MANIFEST)) if item.split == "val"]
+    by_kind: dict[str, list] = {}
+    for item in sorted(items, key=lambda item: item.image):
+        by_kind.setdefault(item.kind, []).append(item)
+    interleaved = [item for group in itertools.zip_longest(*by_kind.values()) for item in group if item]
+    screens = []
+    for item in interleaved[:count]:
+        rgb = load_rgb(io.BytesIO(files.read(item.image)))
+        mask_file = item.gt_mask or item.det_mask
+        mask = (
+            load_mask(io.BytesIO(files.read(mask_file)))
+            if mask_file
+            else np.zeros(rgb.shape[:2], dtype=np.uint8)
+        )
+        top = max(0, (rgb.shape[0] - height) // 2)
+        left = max(0, (rgb.shape[1] - width) // 2)
+        window = (slice(top, top + height), slice(left, left + width))
+        screens.append((rgb[window], mask[window]))
+    return screens
+
+
+def validation_screens(root: str | Path | None, count: int, width: int, height: int) -> list[Screen]:
+    """From the val split of the data dir / shard when there is one, else fixed synthetic screens."""
+    if root is not None and Path(root).exists():
+        screens = stored_validation_screens(Path(root), count, width, height)
+        if screens:
+            return screens
+    return synthetic_validation_screens(count, width, height)
 
 
 def _to_tensors(screen: Screen, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
@@ -44,8 +85,8 @@ def _to_tensors(screen: Screen, device: torch.device) -> tuple[torch.Tensor, tor
     height, width = (s // 64 * 64 for s in mask.shape)
     if height == 0 or width == 0:
         raise ValueError(f"validation screens need sides >= 64, got {mask.shape}")
-    x = torch.from_numpy(rgb[:height, :width]).permute(2, 0, 1).float().div(255.0)
-    m = torch.from_numpy(mask[:height, :width]).float()
+    x = torch.from_numpy(np.array(rgb[:height, :width])).permute(2, 0, 1).float().div(255.0)
+    m = torch.from_numpy(np.array(mask[:height, :width])).float()
     return x[None].to(device), m[None, None].to(device)
 
 
@@ -100,6 +141,7 @@ def main(argv: Sequence[str] | None = None) -> None:
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--checkpoint", type=Path, required=True, help="compact checkpoint")
+    parser.add_argument("--data", type=Path, help="data dir or shard .tar (its val split)")
     parser.add_argument("--screens", type=int, default=8)
     parser.add_argument("--width", type=int, default=768)
     parser.add_argument("--height", type=int, default=512)
@@ -107,7 +149,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     args = parser.parse_args(argv)
 
     model, metadata = load_compact(args.checkpoint)
-    screens = synthetic_validation_screens(args.screens, args.width, args.height)
+    screens = validation_screens(args.data, args.screens, args.width, args.height)
     rows = rate_distortion(model, screens, torch.device("cpu"))
     for row in rows:
         print(

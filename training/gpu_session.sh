@@ -1,14 +1,15 @@
 #!/usr/bin/env bash
 # One training session on a rented GPU host with a wall-clock budget (docs/TRAINING.md).
-# Data flow: carried compressai wheel ──pip --no-deps──► $SITE;  carried data shard ──unpack──► $DATA
-#            carried compact checkpoint ──train.py --resume, bf16, N minutes──► $RUN
+# Data flow: carried compressai wheel ──pip --no-deps──► $SITE
+#            carried data shard (tar, read in memory by training.data.shard) + carried compact
+#            checkpoint ──train.py --data --resume, bf16, N minutes──► $RUN
 #            ──► compact.pt[.partKofN] + train.csv + val.csv + run_info.json + log into $OUT
 # Usage:  training/gpu_session.sh CONFIG MINUTES [CHECKPOINT]
 #   CONFIG      training/configs/<name>.yaml
 #   MINUTES     training budget; keep ~2 minutes of the host's limit for start-up and copying out
 #   CHECKPOINT  compact checkpoint to continue from (default checkpoints/<name>/compact.pt;
 #               none there: the config's init, else from scratch)
-# Env: OUT (default out/<name>), WHEELS (.whl), SHARD (data.shard), DATA (data), PYTHON (python3),
+# Env: OUT (default out/<name>), WHEELS (.whl), SHARD (data/shard.tar), PYTHON (python3),
 #      NPROC (processes for torchrun; default: the visible GPUs), DEVICE (cuda; cpu for a dry run).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -19,8 +20,7 @@ name=$(basename "$config" .yaml)
 resume=${3:-checkpoints/$name/compact.pt}
 out=${OUT:-out/$name}
 wheels=${WHEELS:-.whl}
-shard=${SHARD:-data.shard}
-data=${DATA:-data}
+shard=${SHARD:-data/shard.tar}
 python=${PYTHON:-python3}
 device=${DEVICE:-cuda}
 run=/tmp/runs/$name
@@ -36,14 +36,13 @@ if ! "$python" -c "import importlib.util, sys; sys.exit(importlib.util.find_spec
   export PYTHONPATH="$site${PYTHONPATH:+:$PYTHONPATH}"
 fi
 
-# 2. The data shard (the host has no fonts or browser to render screens itself).
-if [[ -f "$shard" && ! -f "$data/manifest.json" ]]; then
-  "$python" -m training.data.dataset unpack "$shard" "$data"
-fi
-
-# 3. Train: torchrun (DDP) when several GPUs are visible, else one process.
+# 2. Train on the shard (the host has no fonts or browser to render screens itself); the shard is
+#    a tar that each process reads into memory, so there is nothing to unpack. No shard: the config's
+#    data.dir.
+#    torchrun (DDP) when several GPUs are visible, else one process.
 nproc=${NPROC:-$("$python" -c "import torch; print(max(torch.cuda.device_count(), 1))")}
 args=(--config "$config" --device "$device" --out "$run" --max-minutes "$minutes")
+if [[ -f "$shard" ]]; then args+=(--data "$shard"); fi
 if compgen -G "$resume*" > /dev/null; then args+=(--resume "$resume"); fi
 if ((nproc > 1)); then
   launcher=("$python" -m torch.distributed.run --standalone --nproc_per_node="$nproc")
@@ -54,7 +53,7 @@ fi
 timeout --signal=INT $(( (${minutes%.*} + 3) * 60 )) \
   "${launcher[@]}" -m training.train "${args[@]}" || echo "training exited with status $?"
 
-# 4. Copy out: the GPU tool returns at most 8 files of 16 MiB (64 MiB in all).
+# 3. Copy out: the GPU tool returns at most 8 files of 16 MiB (64 MiB in all).
 cp "$run"/compact.pt* "$run"/train.csv "$run"/val.csv "$run"/run_info.json "$out"/ 2>/dev/null || true
 files=$(find "$out" -maxdepth 1 -type f | wc -l)
 bytes=$(du -cb "$out" | tail -1 | cut -f1)

@@ -11,9 +11,9 @@ Usage:
         [--max-minutes N] [--device cpu|cuda] [--out runs/NAME] [--threads N]
     torchrun --nproc_per_node=8 -m training.train --config ...   (DistributedDataParallel)
 
-Reproducibility: a batch is a pure function of (seed, step, rank): the sampler derives every
-sample index from the step, the per-sample qualities come from a generator seeded by the step,
-and the quantisation noise comes from the torch RNG, whose state the full checkpoint carries.
+Reproducibility: a batch is a pure function of (seed, step, rank) (StepBatches), so are the
+per-sample qualities, and the quantisation noise comes from the torch RNG, whose state the full
+checkpoint carries.
 So a resumed run repeats the uninterrupted one step for step (same device, same thread count).
 """
 
@@ -41,25 +41,30 @@ import torch
 import torch.distributed as dist
 import yaml
 from torch import nn
-from torch.utils.data import DataLoader, Dataset, Sampler
+from torch.utils.data import DataLoader, Dataset
 from tqdm import tqdm
 
 from screen_codec.losses import RateDistortionLoss
 from screen_codec.models import ScreenContentCodec, build_model
 from training import checkpoint as ckpt
-from training.evaluate import append_rows, rate_distortion, synthetic_validation_screens
+from training.data.dataset import CropDataset, SyntheticStream, random_crop, seed_worker, to_sample
+from training.data.synthetic import SYNTHETIC_VAL_SEED0, render_screen
+from training.evaluate import append_rows, rate_distortion, validation_screens
 
 REPO = Path(__file__).resolve().parent.parent
+RENDERED = "rendered"  # mix key of screens rendered on the fly (needs the fonts; not on GPU hosts)
 TRAIN_FIELDS = ("step", "loss", "bpp", "psnr", "text_psnr", "aux_loss", "lr", "it_s")
 
 
 # ---------------------------------------------------------------- configuration
 @dataclass
 class DataConfig:
-    dir: str | None = None  # built data dir; None: on-the-fly synthetic screens only
-    mix: dict[str, float] = field(default_factory=lambda: {"synthetic": 1.0})
+    dir: str | None = None  # built data dir or shard .tar; None: rendered screens only
+    # Sampling weights: stored kinds (screenshot | synthetic | natural) and/or "rendered".
+    mix: dict[str, float] = field(default_factory=lambda: {RENDERED: 1.0})
     crop: int = 256
-    workers: int = 2
+    mask_source: str = "gt_or_detector"  # CropDataset: exact masks where known, else detector's
+    workers: int = 2  # DataLoader processes, each building whole batches
 
 
 @dataclass
@@ -141,85 +146,76 @@ class CosineSchedule:
 
 
 # ---------------------------------------------------------------- data
-class _SyntheticCrops(Dataset):
-    """Sample ``index`` -> a crop of a synthetic screen rendered from (seed, index)."""
+class StepBatches(Dataset):
+    """Item ``step`` -> this rank's batch of that step, a pure function of (seed, step, rank).
 
-    def __init__(self, crop: int, seed: int) -> None:
-        from training.data.synthetic import render_screen
+    Built from training/data/dataset.py's parts: stored crops come from one ``CropDataset`` per
+    stored kind (screenshot | synthetic | natural) of the data dir or shard tar, rendered ones from
+    ``render_screen`` with ``SyntheticStream``'s sizes and crops per screen. Its streams seed per
+    DataLoader worker, which a resumed run cannot replay; keying each batch on its step can.
+    """
 
-        self.render = render_screen
-        self.crop = crop
-        self.seed = seed
+    def __init__(self, data: DataConfig, batch: int, seed: int, rank: int) -> None:
+        self.batch, self.seed, self.rank = batch, seed, rank
+        self.sources = list(data.mix)
+        weights = np.array([data.mix[s] for s in self.sources], dtype=np.float64)
+        if (weights < 0).any() or weights.sum() <= 0:
+            raise ValueError(f"data.mix needs non-negative weights with a positive sum: {data.mix}")
+        self.weights = weights / weights.sum()
+        stored = [s for s in self.sources if s != RENDERED]
+        if stored and data.dir is None:
+            raise ValueError(f"data.mix names stored kinds {stored} but data.dir is not set")
+        self.stored = {
+            kind: CropDataset(Path(data.dir), "train", data.crop, (kind,), data.mask_source, seed)
+            for kind in stored
+        }
+        empty = [kind for kind, dataset in self.stored.items() if len(dataset) == 0]
+        if empty:
+            raise ValueError(f"no training items of kind {empty} in {data.dir}")
+        self.rendered = SyntheticStream(crop=data.crop)
 
     def __len__(self) -> int:
-        return 2**31 - 1
+        return 2**62
 
-    def __getitem__(self, index: int) -> tuple[torch.Tensor, torch.Tensor]:
-        rng = np.random.default_rng([self.seed, index])
-        width, height = (int(rng.integers(self.crop, 3 * self.crop)) for _ in range(2))
-        screen = self.render(int(rng.integers(2**31)), width, height)
-        x0 = int(rng.integers(width - self.crop + 1))
-        y0 = int(rng.integers(height - self.crop + 1))
-        window = (slice(y0, y0 + self.crop), slice(x0, x0 + self.crop))
-        x = torch.from_numpy(np.ascontiguousarray(screen.rgb[window])).permute(2, 0, 1)
-        mask = torch.from_numpy(np.ascontiguousarray(screen.text_mask[window]))[None]
-        return x.float().div(255.0), mask.float()
+    def _rendered(self, rng: np.random.Generator, count: int) -> list[dict[str, torch.Tensor]]:
+        samples: list[dict[str, torch.Tensor]] = []
+        while len(samples) < count:
+            width, height = self.rendered.sizes[rng.integers(len(self.rendered.sizes))]
+            screen = render_screen(int(rng.integers(SYNTHETIC_VAL_SEED0)), width, height)
+            for _ in range(min(self.rendered.crops_per_screen, count - len(samples))):
+                crop = random_crop(rng, screen.rgb, screen.text_mask, self.rendered.crop)
+                samples.append(to_sample(*crop))
+        return samples
 
-
-def build_dataset(data: DataConfig, seed: int) -> Dataset:
-    """The training sample stream for the configured sources."""
-    return _SyntheticCrops(data.crop, seed)
-
-
-class StepBatchSampler(Sampler[list[int]]):
-    """Infinite batches of sample indices; batch ``step`` of ``rank`` holds indices
-    ``((step * world + rank) * batch + i) mod len`` permuted per pass with a seeded generator."""
-
-    def __init__(
-        self, length: int, batch: int, start_step: int, seed: int, rank: int = 0, world: int = 1
-    ) -> None:
-        self.length, self.batch, self.start_step = length, batch, start_step
-        self.seed, self.rank, self.world = seed, rank, world
-        self._permutation: tuple[int, torch.Tensor | None] = (-1, None)
-
-    def _index(self, sample: int) -> int:
-        epoch, offset = divmod(sample, self.length)
-        if self.length >= 2**30:  # on-the-fly sources: every index is a fresh sample
-            return offset
-        if self._permutation[0] != epoch:
-            generator = torch.Generator().manual_seed(self.seed * 1_000_003 + epoch)
-            self._permutation = (epoch, torch.randperm(self.length, generator=generator))
-        return int(self._permutation[1][offset])
-
-    def __iter__(self) -> Iterator[list[int]]:
-        step = self.start_step
-        while True:
-            first = (step * self.world + self.rank) * self.batch
-            yield [self._index(first + i) for i in range(self.batch)]
-            step += 1
-
-
-def _seed_worker(worker_id: int) -> None:
-    # Samples are functions of their index; this only tames library code that draws globally.
-    seed = torch.initial_seed() % 2**32
-    np.random.seed(seed)
-    random.seed(seed)
+    def __getitem__(self, step: int) -> tuple[torch.Tensor, torch.Tensor]:
+        rng = np.random.default_rng([self.seed, step, self.rank])
+        samples: list[dict[str, torch.Tensor]] = []
+        for source, count in zip(self.sources, rng.multinomial(self.batch, self.weights)):
+            if source == RENDERED:
+                samples += self._rendered(rng, int(count))
+            else:
+                dataset = self.stored[source]
+                samples += [dataset.sample(int(rng.integers(len(dataset))), rng) for _ in range(count)]
+        return (
+            torch.stack([sample["image"] for sample in samples]),
+            torch.stack([sample["mask"] for sample in samples]),
+        )
 
 
 def make_loader(
-    data: DataConfig, batch: int, start_step: int, seed: int, rank: int, world: int, pin: bool
+    data: DataConfig, batch: int, start_step: int, seed: int, rank: int, pin: bool
 ) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
-    dataset = build_dataset(data, seed)
-    sampler = StepBatchSampler(len(dataset), batch, start_step, seed, rank, world)
+    """Batches from ``start_step`` on; workers build whole batches, in step order."""
     loader = DataLoader(
-        dataset,
-        batch_sampler=sampler,
+        StepBatches(data, batch, seed, rank),
+        batch_size=None,  # items are batches already
+        sampler=range(start_step, 2**62),
         num_workers=data.workers,
-        worker_init_fn=_seed_worker,
+        worker_init_fn=seed_worker,
         generator=torch.Generator().manual_seed(seed),  # keeps the global torch RNG untouched
         pin_memory=pin,
         persistent_workers=data.workers > 0,
-        prefetch_factor=4 if data.workers > 0 else None,
+        prefetch_factor=2 if data.workers > 0 else None,
     )
     return iter(loader)
 
@@ -348,7 +344,6 @@ class Trainer:
             self.step,
             config.seed,
             self.dist.rank,
-            self.dist.world,
             pin=device.type == "cuda",
         )
         self._val_screens: list | None = None
@@ -417,7 +412,9 @@ class Trainer:
     def validate(self) -> list[dict[str, float]]:
         val = self.config.validation
         if self._val_screens is None:
-            self._val_screens = synthetic_validation_screens(val.screens, val.width, val.height)
+            self._val_screens = validation_screens(
+                self.config.data.dir, val.screens, val.width, val.height
+            )
         with self.autocast:
             rows = rate_distortion(self.model, self._val_screens, self.device)
         append_rows(self.out / "val.csv", self.step, rows)
@@ -461,7 +458,7 @@ class Trainer:
         )
         window: list[dict[str, float]] = []
         window_start = time.monotonic()
-        saved_at = self.step
+        saved_at = -1  # the run dir always ends with checkpoints, even after zero steps
         while self.step < config.steps and time.monotonic() < deadline:
             window.append(self.train_step())
             bar.update(1)
@@ -491,8 +488,12 @@ def _to_float(out: dict) -> dict:
 
 
 def _mean_metrics(window: list[dict[str, float]]) -> dict[str, float]:
-    keys = ("loss", "bpp", "psnr", "text_psnr", "aux_loss")
-    return {k: float(np.nanmean([m[k] for m in window])) if window else math.nan for k in keys}
+    """Means over the window; text PSNR over the steps whose batch had text."""
+    means = {}
+    for key in ("loss", "bpp", "psnr", "text_psnr", "aux_loss"):
+        values = [m[key] for m in window if not math.isnan(m[key])]
+        means[key] = sum(values) / len(values) if values else math.nan
+    return means
 
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
@@ -502,6 +503,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--max-minutes", type=float, help="wall-clock budget; saves and stops")
     parser.add_argument("--device", choices=("cpu", "cuda"), default="cuda" if torch.cuda.is_available() else "cpu")
     parser.add_argument("--out", type=Path, help="run directory (default runs/<config name>)")
+    parser.add_argument("--data", help="data dir or shard .tar (overrides the config's data.dir)")
     parser.add_argument("--threads", type=int, help="torch CPU threads (1 on a shared machine)")
     return parser.parse_args(argv)
 
@@ -511,6 +513,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     if args.threads:
         torch.set_num_threads(args.threads)
     config = TrainConfig.load(args.config)
+    if args.data:
+        config.data.dir = args.data
     distributed = init_distributed(args.device)
     device = torch.device(args.device)
     if device.type == "cuda":
