@@ -1,0 +1,502 @@
+"""Export a ScreenContentCodec to a model directory the serving runtime loads (service/runtime.py).
+
+    checkpoint ──load──► ScreenContentCodec ──update_entropy_tables()──► model_id, EntropyTables
+        ──inference copy (GDN's LowerBound autograd.Function -> plain max)──► torch.onnx.export
+        ──► analysis.onnx  (x, mask, quality -> y_q, z_q)          EPG + g_a(+g_a,p) + h_a(+h_a,p)
+            hyper.onnx     (z_hat_q, quality -> means, scales)     h_s with the inverse hyper gain
+            slice_k.onnx   (means, scales, support_0.. -> mean, scale)      one per slice k
+            lrp_k.onnx     (means, support_0.., y_hat -> refined)           one per slice k
+            synthesis.onnx (y_hat_q, z_hat_q, quality -> x_hat)    w = h_w(z^), g_s(+g_s,p)
+            [synthesis_fp16.onnx  with --fp16-synthesis: the same graph in float16, fp32 I/O]
+        ──parity (model_export/parity.py) in a temporary directory──► manifest.json ──► rename to out
+
+The entropy-path graphs (hyper, slice_k, lrp_k) are always float32: they decide CDF indexes and
+symbol offsets (the exactness boundary of ARCHITECTURE.md). Every graph has dynamic batch, height
+and width, opset 17, TorchScript-based exporter (``dynamo=False``). The export fails, leaving any
+previous model directory untouched, when parity fails.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+import csv
+import hashlib
+import importlib.metadata
+import json
+import logging
+import platform
+import shutil
+import subprocess
+import tempfile
+import time
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterator, Sequence
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from screen_codec._compressai import compressai_module
+from screen_codec.layers import attention as _attention
+from screen_codec.codec import PAD_MULTIPLE
+from screen_codec.models import ModelConfig, ScreenContentCodec
+from screen_codec.models.torch_networks import entropy_tables, model_id
+
+log = logging.getLogger(__name__)
+
+MANIFEST = "manifest.json"
+FORMAT = "screen_codec.model"
+FORMAT_VERSION = 1
+OPSET = 17
+REPO = Path(__file__).resolve().parent.parent
+
+# How the runtime turns pixels into network input (screen_codec.codec._network_input).
+INPUT_NORMALISATION = {
+    "x": "RGB, NCHW float32, value / 255 (range [0, 1]), no mean/std",
+    "mask": "text mask, N1HW float32 in {0, 1} (1 = text), same H and W as x",
+    "pad": f"edge-replicate to multiples of {PAD_MULTIPLE} (bottom/right), cropped after synthesis",
+    "quality": "int64 tensor of shape (N,), 1-based quality index",
+    "x_hat": "NCHW float32, unclipped; * 255, rounded, clipped to [0, 255]",
+}
+
+_GDN = compressai_module("layers").GDN
+
+
+# ---------------------------------------------------------------- checkpoint loading
+@dataclass
+class LoadedCheckpoint:
+    model: ScreenContentCodec
+    metadata: dict[str, Any] = field(default_factory=dict)
+    path: Path | None = None
+    kind: str = "none"  # compact | full | state_dict | none (freshly initialised)
+
+
+def load_checkpoint(path: Path) -> LoadedCheckpoint:
+    """A float32 model from a compact checkpoint (compact.pt or its parts), a full training
+    checkpoint (last.pt) or a plain ``{"config": json|dict, "state_dict": ...}`` file."""
+    from training import checkpoint as ckpt  # the trainer's reader (strict, tolerant of rANS buffers)
+
+    path = Path(path)
+    if ckpt.is_full_checkpoint(path):
+        state = ckpt.load_training_state(path)
+        model = ScreenContentCodec(ModelConfig.from_dict(json.loads(state["model_config"])))
+        ckpt.load_learned_state(model, {k: v.float() for k, v in state["model"].items()})
+        metadata = {"step": state.get("step"), "train_config": state.get("train_config", {}).get("name")}
+        return LoadedCheckpoint(model, metadata, path, "full")
+    try:
+        model, metadata = ckpt.load_compact(path)
+        return LoadedCheckpoint(model, dict(metadata), path, "compact")
+    except (ValueError, FileNotFoundError) as compact_error:
+        if not path.is_file():
+            raise
+        obj = torch.load(path, map_location="cpu", weights_only=False)
+        if not isinstance(obj, dict) or "state_dict" not in obj or "config" not in obj:
+            raise ValueError(
+                f"{path}: not a compact, full or {{config, state_dict}} checkpoint ({compact_error})"
+            ) from None
+        config = obj["config"]
+        config = json.loads(config) if isinstance(config, str) else config
+        model = ScreenContentCodec(ModelConfig.from_dict(config))
+        ckpt.load_learned_state(model, {k: v.float() for k, v in obj["state_dict"].items()})
+        return LoadedCheckpoint(model, dict(obj.get("metadata", {})), path, "state_dict")
+
+
+def typical_bpp_from_validation(checkpoint: Path, step: int | None) -> dict[int, float]:
+    """Mean bpp per quality from the trainer's val.csv beside the checkpoint, at ``step`` (or the
+    latest validated step); {} when there is none."""
+    val = checkpoint.parent / "val.csv"
+    if not val.is_file():
+        return {}
+    with open(val, newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    if not rows:
+        return {}
+    steps = sorted({int(r["step"]) for r in rows})
+    chosen = step if step in steps else steps[-1]
+    return {int(r["quality"]): float(r["bpp"]) for r in rows if int(r["step"]) == chosen}
+
+
+# ---------------------------------------------------------------- export-only modules
+class InferenceGDN(nn.Module):
+    """GDN / IGDN with its reparametrised beta and gamma precomputed.
+
+    CompressAI's NonNegativeParametrizer bounds them with ``LowerBoundFunction`` (an
+    autograd.Function, which the ONNX exporter cannot trace); at inference the bound is a plain
+    max, evaluated here once. Same operations, so the same numbers as the training module.
+    """
+
+    def __init__(self, gdn: nn.Module) -> None:
+        super().__init__()
+        self.inverse = bool(gdn.inverse)
+        with torch.no_grad():
+            beta = gdn.beta_reparam(gdn.beta).detach().clone()
+            channels = beta.numel()
+            gamma = gdn.gamma_reparam(gdn.gamma).detach().reshape(channels, channels, 1, 1).clone()
+        self.register_buffer("beta", beta)
+        self.register_buffer("gamma", gamma)
+
+    def forward(self, x: Tensor) -> Tensor:
+        norm = F.conv2d(x * x, self.gamma, self.beta)
+        return x * (torch.sqrt(norm) if self.inverse else torch.rsqrt(norm))
+
+
+def inference_copy(model: ScreenContentCodec) -> ScreenContentCodec:
+    """A deep copy in eval mode with every GDN replaced by :class:`InferenceGDN`."""
+    copied = copy.deepcopy(model).eval()
+
+    def swap(module: nn.Module) -> None:
+        for name, child in module.named_children():
+            if isinstance(child, _GDN):
+                setattr(module, name, InferenceGDN(child))
+            else:
+                swap(child)
+
+    swap(copied)
+    return copied
+
+
+class AnalysisGraph(nn.Module):
+    def __init__(self, model: ScreenContentCodec) -> None:
+        super().__init__()
+        self.model = model
+
+    def forward(self, x: Tensor, mask: Tensor, quality: Tensor) -> tuple[Tensor, Tensor]:
+        return self.model.analyse(x, mask, quality)
+
+
+class HyperGraph(nn.Module):
+    def __init__(self, model: ScreenContentCodec) -> None:
+        super().__init__()
+        self.model = model
+
+    def forward(self, z_hat_q: Tensor, quality: Tensor) -> tuple[Tensor, Tensor]:
+        return self.model.hyper(z_hat_q, quality)
+
+
+class SliceGraph(nn.Module):
+    """Mean and scale of slice k from the hyper output and its support slices."""
+
+    def __init__(self, model: ScreenContentCodec, k: int) -> None:
+        super().__init__()
+        self.slices, self.k = model.slices, k
+
+    def forward(self, means: Tensor, scales: Tensor, *support: Tensor) -> tuple[Tensor, Tensor]:
+        return self.slices.moments(self.k, means, scales, list(support))
+
+
+class LrpGraph(nn.Module):
+    """Latent residual prediction of slice k: y^_k + 0.5 tanh(lrp_k(means, support, y^_k))."""
+
+    def __init__(self, model: ScreenContentCodec, k: int) -> None:
+        super().__init__()
+        self.slices, self.k = model.slices, k
+
+    def forward(self, means: Tensor, *support_and_y: Tensor) -> Tensor:
+        *support, y_hat = support_and_y
+        return self.slices.refine(self.k, means, support, y_hat)
+
+
+class SynthesisGraph(nn.Module):
+    """g_s; with ``half`` the network runs in float16 between float32 inputs and output."""
+
+    def __init__(self, model: ScreenContentCodec, half: bool = False) -> None:
+        super().__init__()
+        self.model, self.half = model, half
+
+    def forward(self, y_hat_q: Tensor, z_hat_q: Tensor, quality: Tensor) -> Tensor:
+        if self.half:
+            return self.model.synthesise(y_hat_q.half(), z_hat_q.half(), quality).float()
+        return self.model.synthesise(y_hat_q, z_hat_q, quality)
+
+
+@contextlib.contextmanager
+def _half_attention_masks() -> Iterator[None]:
+    """Shifted-window masks in float16 while a half model is traced (the library builds them
+    in float32, which would promote the attention logits back to float32)."""
+    original = _attention._shift_mask
+    _attention._shift_mask = lambda *args, **kwargs: original(*args, **kwargs).half()
+    try:
+        yield
+    finally:
+        _attention._shift_mask = original
+
+
+# ---------------------------------------------------------------- graph export
+def _spatial(names: Sequence[str], tag: str) -> dict[str, dict[int, str]]:
+    return {n: {0: "batch", 2: f"{tag}_height", 3: f"{tag}_width"} for n in names}
+
+
+def export_graph(
+    module: nn.Module,
+    args: tuple[Tensor, ...],
+    path: Path,
+    inputs: Sequence[str],
+    outputs: Sequence[str],
+    dynamic_axes: dict[str, dict[int, str]],
+) -> None:
+    """One TorchScript-based ONNX export with the settings every graph shares."""
+    with warnings.catch_warnings(), torch.no_grad():
+        warnings.simplefilter("ignore")  # TracerWarnings about shape arithmetic (sizes stay dynamic)
+        torch.onnx.export(
+            module,
+            args,
+            str(path),
+            input_names=list(inputs),
+            output_names=list(outputs),
+            dynamic_axes=dynamic_axes,
+            opset_version=OPSET,
+            do_constant_folding=True,
+            dynamo=False,
+        )
+
+
+def _graph_entry(file: str, inputs: Sequence[str], outputs: Sequence[str], precision: str) -> dict:
+    return {"file": file, "inputs": list(inputs), "outputs": list(outputs), "precision": precision}
+
+
+def export_graphs(model: ScreenContentCodec, out: Path, fp16_synthesis: bool = False) -> dict:
+    """Write every ONNX file of ``model`` into ``out``; returns the manifest's ``graphs`` entry."""
+    config = model.config
+    net = inference_copy(model)
+    height, width = 2 * PAD_MULTIPLE, 3 * PAD_MULTIPLE  # unequal sides keep H and W distinct
+    torch.manual_seed(0)
+    x = torch.rand(1, 3, height, width)
+    mask = (torch.rand(1, 1, height, width) > 0.5).float()
+    quality = torch.tensor([1], dtype=torch.int64)
+    with torch.no_grad():
+        y, z = net.analyse(x, mask, quality)
+        z_hat = torch.round(z)
+        means, scales = net.hyper(z_hat, quality)
+    slice_ch = config.M // config.num_slices
+    y_slice = y[:, :slice_ch]
+    graphs: dict[str, Any] = {}
+
+    names = (["x", "mask", "quality"], ["y_q", "z_q"])
+    axes = {**_spatial(["x", "mask"], "image"), **_spatial(["y_q"], "latent"), **_spatial(["z_q"], "hyper")}
+    axes["quality"] = {0: "batch"}
+    export_graph(AnalysisGraph(net), (x, mask, quality), out / "analysis.onnx", *names, axes)
+    graphs["analysis"] = _graph_entry("analysis.onnx", *names, "fp32")
+
+    names = (["z_hat_q", "quality"], ["means", "scales"])
+    axes = {**_spatial(["z_hat_q"], "hyper"), **_spatial(["means", "scales"], "latent")}
+    axes["quality"] = {0: "batch"}
+    export_graph(HyperGraph(net), (z_hat, quality), out / "hyper.onnx", *names, axes)
+    graphs["hyper"] = _graph_entry("hyper.onnx", *names, "fp32")
+
+    slices = []
+    for k in range(config.num_slices):
+        support_names = [f"support_{i}" for i in range(min(k, config.max_support))]
+        support = tuple(y_slice for _ in support_names)
+        names = (["means", "scales", *support_names], ["mean", "scale"])
+        axes = _spatial([*names[0], *names[1]], "latent")
+        export_graph(SliceGraph(net, k), (means, scales, *support), out / f"slice_{k}.onnx", *names, axes)
+        moments = _graph_entry(f"slice_{k}.onnx", *names, "fp32")
+        names = (["means", *support_names, "y_hat"], ["refined"])
+        axes = _spatial([*names[0], *names[1]], "latent")
+        export_graph(LrpGraph(net, k), (means, *support, y_slice), out / f"lrp_{k}.onnx", *names, axes)
+        slices.append({"moments": moments, "lrp": _graph_entry(f"lrp_{k}.onnx", *names, "fp32")})
+    graphs["slices"] = slices
+
+    names = (["y_hat_q", "z_hat_q", "quality"], ["x_hat"])
+    axes = {**_spatial(["y_hat_q"], "latent"), **_spatial(["z_hat_q"], "hyper"), **_spatial(["x_hat"], "image")}
+    axes["quality"] = {0: "batch"}
+    y_hat = torch.round(y)
+    export_graph(SynthesisGraph(net), (y_hat, z_hat, quality), out / "synthesis.onnx", *names, axes)
+    graphs["synthesis"] = _graph_entry("synthesis.onnx", *names, "fp32")
+    if fp16_synthesis:
+        half = SynthesisGraph(inference_copy(model).half(), half=True)
+        with _half_attention_masks():
+            export_graph(half, (y_hat, z_hat, quality), out / "synthesis_fp16.onnx", *names, axes)
+        graphs["synthesis_fp16"] = _graph_entry("synthesis_fp16.onnx", *names, "fp16")
+    return graphs
+
+
+# ---------------------------------------------------------------- manifest
+def sha256_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def tables_digest(tables: dict) -> str:
+    """sha256 of the entropy tables' canonical JSON (the manifest carries them inline)."""
+    return hashlib.sha256(json.dumps(tables, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
+
+
+def _version(package: str) -> str:
+    try:
+        return importlib.metadata.version(package)
+    except importlib.metadata.PackageNotFoundError:
+        return "absent"
+
+
+def _git_commit() -> str:
+    try:
+        return subprocess.run(
+            ["git", "rev-parse", "HEAD"], cwd=REPO, capture_output=True, text=True, check=True
+        ).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+
+
+def detector_entry(name: str) -> dict:
+    """The model's default text detector and the packaged file it runs (not copied here)."""
+    entry: dict[str, Any] = {"name": name}
+    if name == "dbnet":
+        from screen_codec.detectors import dbnet
+
+        entry.update(file=dbnet.MODEL_FILE, package=f"rapidocr=={_version('rapidocr')} (installed --no-deps)")
+        try:
+            path = dbnet.default_model_path()
+            entry["sha256"] = sha256_file(path)
+        except Exception as error:  # the wheel is absent on this host: record that, serve with a fallback
+            entry["sha256"] = None
+            entry["note"] = str(error)
+    elif name == "craft":
+        raise ValueError("craft needs torch and cannot run in the serving runtime; choose dbnet, morph or none")
+    elif name not in ("morph", "none"):
+        raise ValueError(f"unknown detector {name!r}")
+    else:
+        entry["file"] = None  # rule-based / uniform: nothing to package
+    return entry
+
+
+def build_manifest(
+    model: ScreenContentCodec,
+    graphs: dict,
+    out: Path,
+    loaded: LoadedCheckpoint,
+    detector: str,
+    trained: bool,
+    default_quality: int | None,
+    typical_bpp: dict[int, float],
+) -> dict:
+    config = model.config
+    tables = entropy_tables(model).to_dict()
+    files = {
+        p.name: {"sha256": sha256_file(p), "bytes": p.stat().st_size}
+        for p in sorted(out.iterdir())
+        if p.is_file() and p.name != MANIFEST
+    }
+    checkpoint = None
+    if loaded.path is not None:
+        from training.checkpoint import compact_files
+
+        try:
+            parts = compact_files(loaded.path) if loaded.kind == "compact" else [loaded.path]
+        except FileNotFoundError:
+            parts = [loaded.path]
+        checkpoint = {
+            "path": str(loaded.path),
+            "kind": loaded.kind,
+            "sha256": [sha256_file(p) for p in parts],
+            "step": loaded.metadata.get("step"),
+            "train_config": loaded.metadata.get("train_config"),
+            "git_commit": loaded.metadata.get("git_commit"),
+        }
+    qualities = [
+        {"index": q, "lambda": lmbda, "typical_bpp": typical_bpp.get(q)}
+        for q, lmbda in enumerate(config.lambdas, start=1)
+    ]
+    return {
+        "format": FORMAT,
+        "format_version": FORMAT_VERSION,
+        "name": config.name if trained else f"{config.name}-untrained",
+        "trained": trained,
+        "status": "trained checkpoint" if trained else "UNTRAINED placeholder (seeded init): do not judge quality",
+        "config": json.loads(config.to_json()),
+        "model_id": model_id(model).hex(),
+        "checkpoint": checkpoint,
+        "qualities": qualities,
+        "default_quality": default_quality or (config.num_qualities + 1) // 2,
+        "graphs": graphs,
+        "files": files,
+        "entropy_tables": tables,
+        "entropy_tables_sha256": tables_digest(tables),
+        "entropy_coder": "compressai.ans (rANS, 16-bit CDFs, escape-coded tails)",
+        "input": INPUT_NORMALISATION,
+        "pad_multiple": PAD_MULTIPLE,
+        "text_detector": detector_entry(detector),
+        "exported_with": {
+            "torch": torch.__version__,
+            "onnx": _version("onnx"),
+            "onnxruntime": _version("onnxruntime-gpu") if _version("onnxruntime-gpu") != "absent" else _version("onnxruntime"),
+            "compressai": _version("compressai"),
+            "python": platform.python_version(),
+            "opset": OPSET,
+            "exporter": "torch.onnx.export(dynamo=False)",
+            "git_commit": _git_commit(),
+            "exported_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        },
+    }
+
+
+def write_manifest(out: Path, manifest: dict) -> None:
+    (out / MANIFEST).write_text(json.dumps(manifest, indent=1) + "\n")
+
+
+# ---------------------------------------------------------------- the whole export
+def _replace_model_dir(staging: Path, out: Path) -> None:
+    """Move the checked export into place; only an empty directory or an earlier model directory
+    (one with a manifest) is ever replaced."""
+    if out.exists():
+        if not out.is_dir() or (any(out.iterdir()) and not (out / MANIFEST).is_file()):
+            raise FileExistsError(f"{out} exists and is not a model directory; not replacing it")
+        old = out.with_name(f".{out.name}.old")
+        if old.exists():
+            shutil.rmtree(old)
+        out.rename(old)
+        staging.rename(out)
+        shutil.rmtree(old)
+    else:
+        staging.rename(out)
+
+
+def export_model(
+    model: ScreenContentCodec,
+    out: Path,
+    *,
+    loaded: LoadedCheckpoint | None = None,
+    detector: str = "dbnet",
+    fp16_synthesis: bool = False,
+    trained: bool = True,
+    default_quality: int | None = None,
+    typical_bpp: dict[int, float] | None = None,
+    parity_images: Sequence[str] = ("random", "page", "screenshot"),
+    parity_size: int = 256,
+) -> dict:
+    """Export ``model`` to the directory ``out`` (replaced only when parity passes); returns the
+    manifest. Raises parity.ParityError when ONNX Runtime and PyTorch disagree."""
+    from . import parity
+
+    out = Path(out)
+    if out.exists() and (not out.is_dir() or (any(out.iterdir()) and not (out / MANIFEST).is_file())):
+        raise FileExistsError(f"{out} exists and is not a model directory; not replacing it")
+    model = model.eval()
+    model.update_entropy_tables()
+    loaded = loaded or LoadedCheckpoint(model)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
+    try:
+        start = time.perf_counter()
+        graphs = export_graphs(model, staging, fp16_synthesis)
+        log.info("exported %d graphs in %.1f s", len(list(staging.glob("*.onnx"))), time.perf_counter() - start)
+        manifest = build_manifest(
+            model, graphs, staging, loaded, detector, trained, default_quality, typical_bpp or {}
+        )
+        write_manifest(staging, manifest)
+        start = time.perf_counter()
+        report = parity.check(model, staging, images=parity_images, size=parity_size)
+        log.info("parity passed in %.1f s", time.perf_counter() - start)
+        manifest["parity"] = report
+        write_manifest(staging, manifest)  # the manifest is not among the hashed files
+        _replace_model_dir(staging, out)
+        return manifest
+    finally:
+        if staging.exists():
+            shutil.rmtree(staging)

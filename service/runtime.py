@@ -1,0 +1,473 @@
+"""The serving runtime: an exported model directory (model_export) run with ONNX Runtime, no torch.
+
+    model_dir/manifest.json ──sha256 of every file──► ORT sessions (analysis, synthesis: the chosen
+        providers; hyper, slice_k, lrp_k: the entropy providers, CPU by default) ──warm-up──► ready
+
+    encode: RGB uint8 ──text mask (detector | client mask | ones)──► screen_codec.codec.encode_image
+            (driving OnnxNetworks / OnnxEntropyParameters below) ──► bitstream
+    decode: bitstream ──► screen_codec.codec.decode_image ──► RGB uint8
+
+The coding loop is the shared, torch-free one in ``screen_codec.codec`` and
+``screen_codec.entropy.latent_coder``; this module only puts ONNX Runtime sessions behind its two
+protocols, so a stream made here decodes in the PyTorch reference and the reverse
+(tests/test_runtime.py). It must never import torch (also tested).
+
+Thread safety: ``encode`` and ``decode`` may run concurrently; ORT sessions are safe to call from
+several threads, every request gets its own timing accumulator, and detectors are built once
+under a lock. Details and measurements: docs/RUNTIME.md.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+import onnxruntime as ort
+
+from screen_codec import codec, detectors
+from screen_codec.entropy.latent_coder import EntropyTables
+
+log = logging.getLogger(__name__)
+
+MANIFEST = "manifest.json"
+FORMAT = "screen_codec.model"
+SUPPORTED_FORMAT_VERSIONS = (1,)
+CPU = "CPUExecutionProvider"
+CUDA = "CUDAExecutionProvider"
+# Detectors the serving world can run (craft needs torch).
+SERVING_DETECTORS = tuple(name for name in detectors.DETECTOR_NAMES if name != "craft")
+_OPT_LEVELS = {
+    "disable": ort.GraphOptimizationLevel.ORT_DISABLE_ALL,
+    "basic": ort.GraphOptimizationLevel.ORT_ENABLE_BASIC,
+    "extended": ort.GraphOptimizationLevel.ORT_ENABLE_EXTENDED,
+    "all": ort.GraphOptimizationLevel.ORT_ENABLE_ALL,
+}
+
+
+class ModelDirectoryError(RuntimeError):
+    """The model directory is missing, incomplete, of an unknown format, or fails its hashes."""
+
+
+@dataclass(frozen=True)
+class QualityLevel:
+    index: int
+    lmbda: float
+    typical_bpp: float | None
+
+
+@dataclass
+class EncodeResult:
+    bitstream: bytes
+    width: int
+    height: int
+    bpp: float
+    timings_ms: dict[str, float]
+
+
+@dataclass
+class DecodeResult:
+    rgb: np.ndarray
+    timings_ms: dict[str, float]
+
+
+@dataclass(frozen=True)
+class RuntimeOptions:
+    """How sessions are built (docs/RUNTIME.md, "Provider selection")."""
+
+    providers: tuple[str, ...] | None = None  # None: CUDA if it really loads, else CPU
+    entropy_providers: tuple[str, ...] = (CPU,)  # hyper/slice/LRP graphs: the exactness boundary
+    intra_op_threads: int = 0  # 0: ORT's choice (one per core)
+    graph_optimization: str = "all"  # disable | basic | extended | all
+    cpu_arena: bool = True  # ORT's CPU memory arena (faster; keeps peak memory reserved)
+    cuda_arena_strategy: str = "kSameAsRequested"  # or kNextPowerOfTwo
+    precision: str = "auto"  # synthesis graph: auto (fp16 on CUDA when exported) | fp32 | fp16
+    tile_size: int = 2048  # images with a side above this are coded in tiles of this size; 0: never
+    warm_up: bool = True
+
+
+# ---------------------------------------------------------------- model directory
+def sha256_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _tables_digest(tables: dict) -> str:
+    return hashlib.sha256(json.dumps(tables, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
+
+
+def read_manifest(model_dir: Path) -> dict:
+    """Parse and verify ``model_dir/manifest.json``: format, every listed file's sha256 and size,
+    and the entropy tables' digest. Raises :class:`ModelDirectoryError` with the reason."""
+    path = Path(model_dir) / MANIFEST
+    if not path.is_file():
+        raise ModelDirectoryError(f"{model_dir} is not a model directory: {MANIFEST} is missing")
+    try:
+        manifest = json.loads(path.read_text())
+    except (OSError, ValueError) as error:
+        raise ModelDirectoryError(f"{path} is unreadable: {error}") from None
+    if manifest.get("format") != FORMAT or manifest.get("format_version") not in SUPPORTED_FORMAT_VERSIONS:
+        raise ModelDirectoryError(
+            f"{path}: format {manifest.get('format')!r} v{manifest.get('format_version')} is not "
+            f"{FORMAT} v{SUPPORTED_FORMAT_VERSIONS}"
+        )
+    for name, expected in manifest["files"].items():
+        file = Path(model_dir) / name
+        if not file.is_file():
+            raise ModelDirectoryError(f"{model_dir}: {name} is listed in the manifest but missing")
+        actual = sha256_file(file)
+        if actual != expected["sha256"]:
+            raise ModelDirectoryError(
+                f"{model_dir}: sha256 of {name} is {actual}, the manifest says {expected['sha256']}: "
+                "the file was modified or corrupted; re-export the model (python -m model_export)"
+            )
+    if _tables_digest(manifest["entropy_tables"]) != manifest.get("entropy_tables_sha256"):
+        raise ModelDirectoryError(f"{path}: the entropy tables do not match their sha256")
+    return manifest
+
+
+# ---------------------------------------------------------------- sessions
+def _session_options(options: RuntimeOptions, threads: int | None = None) -> ort.SessionOptions:
+    so = ort.SessionOptions()
+    so.intra_op_num_threads = options.intra_op_threads if threads is None else threads
+    so.inter_op_num_threads = 1
+    so.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+    try:
+        so.graph_optimization_level = _OPT_LEVELS[options.graph_optimization]
+    except KeyError:
+        raise ValueError(f"graph_optimization must be one of {sorted(_OPT_LEVELS)}") from None
+    so.enable_cpu_mem_arena = options.cpu_arena
+    so.enable_mem_pattern = False  # shapes change with every image size
+    so.log_severity_level = 3
+    return so
+
+
+def _provider_list(providers: Sequence[str], options: RuntimeOptions) -> list:
+    out: list = []
+    for name in providers:
+        if name == CUDA:
+            out.append(
+                (
+                    CUDA,
+                    {
+                        "arena_extend_strategy": options.cuda_arena_strategy,
+                        "cudnn_conv_algo_search": "HEURISTIC",  # EXHAUSTIVE re-tunes for every new size
+                    },
+                )
+            )
+        else:
+            out.append(name)
+    return out
+
+
+def _open_session(path: Path, providers: Sequence[str], options: RuntimeOptions) -> ort.InferenceSession:
+    return ort.InferenceSession(
+        str(path), sess_options=_session_options(options), providers=_provider_list(providers, options)
+    )
+
+
+def _default_providers(available: Sequence[str]) -> tuple[str, ...]:
+    return (CUDA, CPU) if CUDA in available else (CPU,)
+
+
+class _Session:
+    """An ORT session with named inputs (from the manifest's graph entry)."""
+
+    def __init__(self, session: ort.InferenceSession, entry: dict) -> None:
+        self.session = session
+        self.inputs: list[str] = entry["inputs"]
+        self.outputs: list[str] = entry["outputs"]
+
+    def __call__(self, *arrays: np.ndarray) -> list[np.ndarray]:
+        if len(arrays) != len(self.inputs):
+            raise ValueError(f"graph takes {len(self.inputs)} inputs ({self.inputs}), got {len(arrays)}")
+        return self.session.run(self.outputs, dict(zip(self.inputs, arrays)))
+
+
+def _quality(quality: int) -> np.ndarray:
+    return np.array([quality], dtype=np.int64)
+
+
+# ---------------------------------------------------------------- the two protocols
+@dataclass
+class _Timer:
+    """Per-request stage times in seconds."""
+
+    seconds: dict[str, float] = field(default_factory=dict)
+
+    def add(self, stage: str, start: float) -> None:
+        self.seconds[stage] = self.seconds.get(stage, 0.0) + time.perf_counter() - start
+
+    def ms(self, stage: str) -> float:
+        return self.seconds.get(stage, 0.0) * 1e3
+
+
+class OnnxEntropyParameters:
+    """``latent_coder.EntropyParameters`` over the hyper, slice_k and lrp_k sessions."""
+
+    def __init__(self, hyper: _Session, moments: list[_Session], lrp: list[_Session], timer: _Timer | None = None):
+        self._hyper, self._moments, self._lrp = hyper, moments, lrp
+        self.num_slices = len(moments)
+        self.timer = timer or _Timer()
+
+    def with_timer(self, timer: _Timer) -> "OnnxEntropyParameters":
+        return OnnxEntropyParameters(self._hyper, self._moments, self._lrp, timer)
+
+    def hyper(self, z_hat: np.ndarray, quality: int) -> tuple[np.ndarray, np.ndarray]:
+        start = time.perf_counter()
+        means, scales = self._hyper(z_hat, _quality(quality))
+        self.timer.add("hyper", start)
+        return means, scales
+
+    def slice_moments(
+        self, k: int, means: np.ndarray, scales: np.ndarray, support: Sequence[np.ndarray]
+    ) -> tuple[np.ndarray, np.ndarray]:
+        start = time.perf_counter()
+        session = self._moments[k]
+        used = list(support[: len(session.inputs) - 2])
+        mean, scale = session(means, scales, *used)
+        self.timer.add("hyper", start)
+        return mean, scale
+
+    def refine(
+        self, k: int, means: np.ndarray, support: Sequence[np.ndarray], y_hat: np.ndarray
+    ) -> np.ndarray:
+        start = time.perf_counter()
+        session = self._lrp[k]
+        used = list(support[: len(session.inputs) - 2])
+        (refined,) = session(means, *used, y_hat)
+        self.timer.add("hyper", start)
+        return refined
+
+
+class OnnxNetworks:
+    """``codec.CodecNetworks`` over the analysis and synthesis sessions; one per request (it
+    carries that request's timer), all sharing the sessions."""
+
+    def __init__(
+        self,
+        model_id: bytes,
+        num_qualities: int,
+        tables: EntropyTables,
+        analysis: _Session,
+        synthesis: _Session,
+        entropy: OnnxEntropyParameters,
+        timer: _Timer | None = None,
+    ) -> None:
+        self.model_id, self.num_qualities, self.tables = model_id, num_qualities, tables
+        self._analysis, self._synthesis = analysis, synthesis
+        self.timer = timer or _Timer()
+        self.entropy = entropy.with_timer(self.timer)
+
+    def for_request(self) -> "OnnxNetworks":
+        return OnnxNetworks(
+            self.model_id, self.num_qualities, self.tables, self._analysis, self._synthesis, self.entropy, _Timer()
+        )
+
+    def analyse(self, x: np.ndarray, mask: np.ndarray, quality: int) -> tuple[np.ndarray, np.ndarray]:
+        start = time.perf_counter()
+        y_q, z_q = self._analysis(x, mask, _quality(quality))
+        self.timer.add("analysis", start)
+        return y_q, z_q
+
+    def synthesise(self, y_hat: np.ndarray, z_hat: np.ndarray, quality: int) -> np.ndarray:
+        start = time.perf_counter()
+        (x_hat,) = self._synthesis(y_hat, z_hat, _quality(quality))
+        self.timer.add("synthesis", start)
+        return x_hat
+
+
+# ---------------------------------------------------------------- the runtime
+class CodecRuntime:
+    """One exported model served with ONNX Runtime (the interface service/models.py relies on)."""
+
+    def __init__(self, model_dir: Path, manifest: dict, options: RuntimeOptions) -> None:
+        self.model_dir = Path(model_dir)
+        self.manifest = manifest
+        self.options = options
+        self.name: str = manifest["name"]
+        self.model_id: str = manifest["model_id"]
+        self.qualities = [
+            QualityLevel(q["index"], float(q["lambda"]), q.get("typical_bpp")) for q in manifest["qualities"]
+        ]
+        self.default_quality: int = int(manifest["default_quality"])
+        self.tile_size = options.tile_size
+        if self.tile_size % codec.PAD_MULTIPLE:
+            raise ValueError(f"tile_size must be a multiple of {codec.PAD_MULTIPLE}, got {self.tile_size}")
+        graphs = manifest["graphs"]
+
+        requested = options.providers or _default_providers(ort.get_available_providers())
+        analysis = self._open(graphs["analysis"], requested)
+        # The providers that really loaded (a CUDA request falls back to CPU when CUDA's libraries
+        # are missing; get_available_providers() lists CUDA regardless).
+        self.providers: list[str] = analysis.session.get_providers()
+        on_cuda = self.providers[0] == CUDA
+        synthesis_entry = graphs["synthesis"]
+        if "synthesis_fp16" in graphs and (options.precision == "fp16" or (options.precision == "auto" and on_cuda)):
+            synthesis_entry = graphs["synthesis_fp16"]
+        elif options.precision == "fp16":
+            raise ValueError(f"{model_dir} has no fp16 synthesis graph (export with --fp16-synthesis)")
+        self.synthesis_precision: str = synthesis_entry["precision"]
+        synthesis = self._open(synthesis_entry, self.providers)
+        hyper = self._open(graphs["hyper"], options.entropy_providers)
+        moments = [self._open(s["moments"], options.entropy_providers) for s in graphs["slices"]]
+        lrp = [self._open(s["lrp"], options.entropy_providers) for s in graphs["slices"]]
+        self.entropy_providers: list[str] = hyper.session.get_providers()
+
+        self._networks = OnnxNetworks(
+            bytes.fromhex(self.model_id),
+            len(self.qualities),
+            EntropyTables.from_dict(manifest["entropy_tables"]),
+            analysis,
+            synthesis,
+            OnnxEntropyParameters(hyper, moments, lrp),
+        )
+        self._detectors: dict[str, detectors.TextDetector] = {}
+        self._detector_lock = threading.Lock()
+        self.detectors: tuple[str, ...] = self._available_detectors()
+        wanted = manifest.get("text_detector", {}).get("name", "none")
+        self.default_detector = wanted if wanted in self.detectors else "morph"
+        if self.default_detector != wanted:
+            log.warning("model %s asks for the %r text detector, which is not installed here; using %r",
+                        self.name, wanted, self.default_detector)
+        if options.warm_up:
+            self.warm_up()
+
+    # -- loading
+    @classmethod
+    def load(
+        cls,
+        model_dir: str | Path,
+        providers: Sequence[str] | None = None,
+        intra_op_threads: int = 0,
+        **options: Any,
+    ) -> "CodecRuntime":
+        """Verify and load ``model_dir``; options are the fields of :class:`RuntimeOptions`."""
+        manifest = read_manifest(Path(model_dir))
+        opts = RuntimeOptions(
+            providers=tuple(providers) if providers else None, intra_op_threads=intra_op_threads, **options
+        )
+        start = time.perf_counter()
+        runtime = cls(Path(model_dir), manifest, opts)
+        log.info(
+            "loaded model %s (%s) from %s on %s in %.2f s", runtime.name, runtime.model_id, model_dir,
+            runtime.providers[0], time.perf_counter() - start,
+        )
+        return runtime
+
+    def _open(self, entry: dict, providers: Sequence[str]) -> _Session:
+        return _Session(_open_session(self.model_dir / entry["file"], providers, self.options), entry)
+
+    def _available_detectors(self) -> tuple[str, ...]:
+        names = []
+        for name in SERVING_DETECTORS:
+            if name == "dbnet":
+                try:
+                    from screen_codec.detectors.dbnet import default_model_path
+
+                    default_model_path()
+                except detectors.DetectorUnavailableError:
+                    continue
+            names.append(name)
+        return tuple(names)
+
+    def _detector(self, name: str) -> detectors.TextDetector:
+        with self._detector_lock:
+            if name not in self._detectors:
+                options: dict[str, Any] = {}
+                if name == "dbnet":
+                    options = {"providers": tuple(p for p in self.providers if p in (CUDA, CPU))}
+                    if self.options.intra_op_threads:
+                        options["intra_op_threads"] = self.options.intra_op_threads
+                self._detectors[name] = detectors.get_detector(name, **options)
+            return self._detectors[name]
+
+    def warm_up(self) -> None:
+        """One small round trip (and the default detector once) so sessions, kernels and arenas
+        are initialised before the first request."""
+        frame = np.full((64, 64, 3), 32, np.uint8)
+        frame[16:48, 16:48] = 230
+        self.decode(self.encode(frame, self.default_quality).bitstream)
+
+    # -- requests
+    def text_mask(self, rgb: np.ndarray, text_mask: str | np.ndarray | None) -> np.ndarray:
+        """HxW uint8 {0,1} mask: a detector's (by name; None = the model's default), or the
+        client's (nonzero = text)."""
+        if text_mask is None or isinstance(text_mask, str):
+            name = self.default_detector if text_mask is None else text_mask
+            if name not in self.detectors:
+                raise ValueError(f"unknown text detector {name!r}; this runtime has {', '.join(self.detectors)}")
+            return self._detector(name).detect(rgb)
+        mask = np.asarray(text_mask)
+        if mask.shape != rgb.shape[:2]:
+            raise ValueError(f"text mask shape {mask.shape} does not match image {rgb.shape[:2]}")
+        if mask.dtype != np.uint8 and mask.dtype != np.bool_:
+            raise ValueError(f"text mask must be uint8 or bool, got {mask.dtype}")
+        return (mask != 0).astype(np.uint8)
+
+    def encode(self, rgb: np.ndarray, quality: int, text_mask: str | np.ndarray | None = None) -> EncodeResult:
+        """RGB uint8 (H, W, 3) -> bitstream. ValueError for a bad image, quality or mask."""
+        start = time.perf_counter()
+        if not isinstance(rgb, np.ndarray) or rgb.dtype != np.uint8 or rgb.ndim != 3 or rgb.shape[2] != 3:
+            raise ValueError("expected an HxWx3 uint8 RGB image")
+        if not any(q.index == quality for q in self.qualities):
+            raise ValueError(f"quality must be in 1..{len(self.qualities)}, got {quality}")
+        rgb = np.ascontiguousarray(rgb)
+        mask = self.text_mask(rgb, text_mask)
+        detected = time.perf_counter()
+        height, width = rgb.shape[:2]
+        tile = self.tile_size if self.tile_size and max(height, width) > self.tile_size else 0
+        nets = self._networks.for_request()
+        data = codec.encode_image(nets, rgb, mask, quality, tile_size=tile)
+        end = time.perf_counter()
+        timer = nets.timer
+        timings = {
+            "detect": (detected - start) * 1e3,
+            "analysis": timer.ms("analysis"),
+            "hyper": timer.ms("hyper"),  # hyper-synthesis + slice mean/scale + LRP networks
+            "entropy": (end - detected) * 1e3 - timer.ms("analysis") - timer.ms("hyper"),  # rANS, packing
+        }
+        return EncodeResult(data, width, height, len(data) * 8 / (width * height), timings)
+
+    def decode(self, bitstream: bytes) -> DecodeResult:
+        """Bitstream -> RGB uint8. Raises a screen_codec.bitstream.BitstreamError on bad input
+        (ForeignModelError for another model's stream, CorruptBitstreamError, ...)."""
+        start = time.perf_counter()
+        nets = self._networks.for_request()
+        rgb = codec.decode_image(nets, bytes(bitstream))
+        total = (time.perf_counter() - start) * 1e3
+        timer = nets.timer
+        timings = {
+            "entropy": total - timer.ms("hyper") - timer.ms("synthesis"),
+            "hyper": timer.ms("hyper"),
+            "synthesis": timer.ms("synthesis"),
+        }
+        return DecodeResult(rgb, timings)
+
+    # -- for parity checks, tools and benchmarks
+    @property
+    def networks(self) -> OnnxNetworks:
+        """A fresh ``codec.CodecNetworks`` over this runtime's sessions."""
+        return self._networks.for_request()
+
+    def describe(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "model_id": self.model_id,
+            "providers": self.providers,
+            "entropy_providers": self.entropy_providers,
+            "synthesis_precision": self.synthesis_precision,
+            "detectors": list(self.detectors),
+            "default_detector": self.default_detector,
+            "tile_size": self.tile_size,
+            "trained": self.manifest.get("trained"),
+        }

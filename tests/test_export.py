@@ -1,0 +1,164 @@
+"""model_export: ONNX graphs, manifest and the parity check, on a small seeded model.
+
+The model is a narrow variant of the compact configuration, untrained but with its latent gains
+raised (x12) so that y carries many non-zero symbols: bit-exactness does not depend on training.
+`exported()` exports it once per test session (test_runtime.py uses the same directory).
+"""
+
+from __future__ import annotations
+
+import atexit
+import functools
+import json
+import shutil
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import onnx
+import pytest
+import torch
+
+from model_export import export as ex
+from model_export import parity
+from screen_codec.models import build_model
+from screen_codec.models.torch_networks import entropy_tables, model_id
+
+
+def tiny_model(seed: int = 0):
+    torch.manual_seed(seed)
+    model = build_model("compact", N=32, M=80, Z=48, prior_ch=16, slice_hidden=(32, 32, 16, 16))
+    with torch.no_grad():
+        model.gains.log_gain += 2.5
+        model.gains.log_inverse_gain -= 2.5
+    return model.eval()
+
+
+@functools.lru_cache(maxsize=None)
+def exported() -> tuple[object, Path, dict]:
+    """(model, model_dir, manifest) of the tiny model, exported once per session."""
+    torch.set_num_threads(1)  # the test host has 2 shared cores
+    root = Path(tempfile.mkdtemp(prefix="export_test_"))
+    atexit.register(shutil.rmtree, root, True)
+    model = tiny_model()
+    manifest = ex.export_model(
+        model,
+        root / "model",
+        detector="morph",
+        trained=False,
+        parity_images=("random", "page"),
+        parity_size=96,
+    )
+    return model, root / "model", manifest
+
+
+def test_parity_ran_and_found_equal_latents():
+    _, _, manifest = exported()
+    images = manifest["parity"]["images"]
+    assert set(images) == {"random@q1", "random@q5", "page@q1", "page@q5"}
+    for name, report in images.items():
+        assert report["latents"]["z_equal"] and report["latents"]["y_symbols_differing"] == 0, name
+        assert report["torch_stream_in_onnx"]["ok"] and report["onnx_stream_in_torch"]["ok"], name
+        assert report["max_psnr_gap_db"] < 0.01, name
+    # the gains make the latents non-trivial, so parity covered real rANS work
+    assert any(r["psnr_torch"] > 0 for r in images.values())
+
+
+def test_manifest_describes_the_model_and_hashes_every_file():
+    model, model_dir, manifest = exported()
+    on_disk = json.loads((model_dir / "manifest.json").read_text())
+    assert on_disk == json.loads(json.dumps(manifest))
+    assert manifest["format"] == "screen_codec.model" and manifest["format_version"] == 1
+    assert manifest["model_id"] == model_id(model).hex()
+    assert manifest["trained"] is False and "UNTRAINED" in manifest["status"]
+    assert manifest["config"]["M"] == 80
+    assert [q["lambda"] for q in manifest["qualities"]] == list(model.config.lambdas)
+    assert manifest["default_quality"] == 3
+    expected = {"analysis.onnx", "hyper.onnx", "synthesis.onnx"}
+    expected |= {f"{kind}_{k}.onnx" for kind in ("slice", "lrp") for k in range(5)}
+    assert set(manifest["files"]) == expected == {p.name for p in model_dir.glob("*.onnx")}
+    for name, entry in manifest["files"].items():
+        assert entry["sha256"] == ex.sha256_file(model_dir / name)
+    tables = entropy_tables(model).to_dict()
+    assert manifest["entropy_tables"] == json.loads(json.dumps(tables))
+    assert manifest["entropy_tables_sha256"] == ex.tables_digest(tables)
+    assert manifest["text_detector"]["name"] == "morph"
+    assert manifest["exported_with"]["torch"] == torch.__version__
+    assert manifest["exported_with"]["onnx"] == onnx.__version__
+    assert "x" in manifest["input"] and manifest["pad_multiple"] == 64
+
+
+def test_graphs_have_opset_17_dynamic_sides_and_fp32_entropy_path():
+    _, model_dir, manifest = exported()
+    graphs = manifest["graphs"]
+    entropy_files = [graphs["hyper"]["file"]] + [s[p]["file"] for s in graphs["slices"] for p in ("moments", "lrp")]
+    assert [len(s["moments"]["inputs"]) - 2 for s in graphs["slices"]] == [0, 1, 2, 3, 4]  # max_support 4
+    for file in ["analysis.onnx", "synthesis.onnx", *entropy_files]:
+        graph = onnx.load(model_dir / file, load_external_data=False)
+        assert max(o.version for o in graph.opset_import if o.domain in ("", "ai.onnx")) >= 17
+        for value in graph.graph.input:
+            if value.type.tensor_type.elem_type == onnx.TensorProto.FLOAT:
+                dims = value.type.tensor_type.shape.dim
+                assert dims[2].dim_param and dims[3].dim_param, (file, value.name)
+        if file in entropy_files:
+            assert all(
+                t.data_type == onnx.TensorProto.FLOAT for t in graph.graph.initializer if t.dims
+                and t.data_type in (onnx.TensorProto.FLOAT, onnx.TensorProto.FLOAT16)
+            ), file
+
+
+def test_inference_gdn_matches_compressai_gdn():
+    model = tiny_model()
+    gdn = model.analysis.stages[0][1]
+    igdn = model.synthesis.stages[0][1]
+    x = torch.randn(1, 32, 8, 8)
+    with torch.no_grad():
+        assert torch.equal(ex.InferenceGDN(gdn)(x), gdn(x))
+        assert torch.equal(ex.InferenceGDN(igdn)(x), igdn(x))
+
+
+def test_failed_parity_leaves_the_previous_model_directory(monkeypatch, tmp_path):
+    out = tmp_path / "model"
+    out.mkdir()
+    (out / "manifest.json").write_text("{}")
+
+    def disagree(*args, **kwargs):
+        raise parity.ParityError("ONNX export disagrees with PyTorch")
+
+    monkeypatch.setattr(parity, "check", disagree)
+    monkeypatch.setattr(ex, "export_graphs", lambda model, staging, fp16: {})
+    with pytest.raises(parity.ParityError):
+        ex.export_model(tiny_model(), out, detector="none", trained=False)
+    assert [p.name for p in out.iterdir()] == ["manifest.json"]
+    assert [p.name for p in tmp_path.iterdir()] == ["model"]  # no staging directory left behind
+    stray = tmp_path / "not_a_model"
+    stray.mkdir()
+    (stray / "keep.txt").write_text("x")
+    with pytest.raises(FileExistsError):
+        ex.export_model(tiny_model(), stray, detector="none", trained=False)
+
+
+def test_parity_catches_a_different_model():
+    _, model_dir, _ = exported()
+    with pytest.raises(parity.ParityError, match="model id"):
+        parity.check(tiny_model(seed=1), model_dir, images=("random",), size=64)
+
+
+def test_checkpoint_loading_compact_and_state_dict(tmp_path):
+    from training.checkpoint import save_compact
+
+    model = tiny_model()
+    save_compact(tmp_path / "compact.pt", model, {"step": 7})
+    loaded = ex.load_checkpoint(tmp_path / "compact.pt")
+    assert loaded.kind == "compact" and loaded.metadata["step"] == 7
+    assert loaded.model.config == model.config
+    torch.save({"config": model.config.to_json(), "state_dict": model.state_dict()}, tmp_path / "plain.pt")
+    plain = ex.load_checkpoint(tmp_path / "plain.pt")
+    assert plain.kind == "state_dict"
+    plain.model.update_entropy_tables()
+    model.update_entropy_tables()
+    assert model_id(plain.model) == model_id(model)
+    (tmp_path / "val.csv").write_text("step,quality,lambda,bpp,psnr,text_psnr\n5,1,0.1,0.5,30,30\n7,1,0.1,0.25,31,31\n7,2,0.2,0.5,32,32\n")
+    assert ex.typical_bpp_from_validation(tmp_path / "compact.pt", 7) == {1: 0.25, 2: 0.5}
+    assert ex.typical_bpp_from_validation(tmp_path / "compact.pt", 99) == {1: 0.25, 2: 0.5}
+    assert np.isfinite(loaded.model.gains.log_gain.detach().numpy()).all()
