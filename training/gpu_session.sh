@@ -7,9 +7,10 @@
 # Usage:  training/gpu_session.sh CONFIG MINUTES [CHECKPOINT]
 #   CONFIG      training/configs/<name>.yaml
 #   MINUTES     training budget; keep ~2 minutes of the host's limit for start-up and copying out
-#   CHECKPOINT  compact checkpoint to continue from (default checkpoints/<name>/compact.pt;
-#               none there: the config's init, else from scratch)
-# Env: OUT (default out/<name>), WHEELS (.whl), SHARD (data/shard.tar), PYTHON (python3),
+#   CHECKPOINT  compact checkpoint to continue from (default runs/<name>/compact.pt, the last
+#               session's copied back; none there: the config's init, else from scratch)
+# Env: OUT (default out/<name>; OUT=runs/<name> on a host with a disk makes the next session
+#      resume from this one's checkpoint), WHEELS (.whl), SHARD (data/shard.tar), PYTHON (python3),
 #      NPROC (processes for torchrun; default: the visible GPUs), DEVICE (cuda; cpu for a dry run).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -17,7 +18,7 @@ cd "$(dirname "$0")/.."
 config=${1:?usage: training/gpu_session.sh CONFIG MINUTES [CHECKPOINT]}
 minutes=${2:?usage: training/gpu_session.sh CONFIG MINUTES [CHECKPOINT]}
 name=$(basename "$config" .yaml)
-resume=${3:-checkpoints/$name/compact.pt}
+resume=${3:-runs/$name/compact.pt}
 out=${OUT:-out/$name}
 wheels=${WHEELS:-.whl}
 shard=${SHARD:-data/shard.tar}
@@ -54,7 +55,11 @@ timeout --signal=INT $(( (${minutes%.*} + 3) * 60 )) \
   "${launcher[@]}" -m training.train "${args[@]}" || echo "training exited with status $?"
 
 # 3. Copy out: the GPU tool returns at most 8 files of 16 MiB (64 MiB in all).
-cp "$run"/compact.pt* "$run"/train.csv "$run"/val.csv "$run"/run_info.json "$out"/ 2>/dev/null || true
+if compgen -G "$run/compact.pt*" > /dev/null; then
+  rm -f "$out"/compact.pt*  # a stale single file or split must not shadow the new checkpoint
+  cp "$run"/compact.pt* "$out"/
+fi
+cp "$run"/train.csv "$run"/val.csv "$run"/run_info.json "$out"/ 2>/dev/null || true
 files=$(find "$out" -maxdepth 1 -type f | wc -l)
 bytes=$(du -cb "$out" | tail -1 | cut -f1)
 echo "== $files files, $bytes bytes in $out"
