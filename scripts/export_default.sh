@@ -1,0 +1,48 @@
+#!/usr/bin/env bash
+# Export the newest trained checkpoint under runs/ into models/default/ (the bundled model).
+#
+#   scripts/export_default.sh                 newest runs/*/compact.pt[.partKofN] (or last.pt)
+#   scripts/export_default.sh PATH            that checkpoint
+#   scripts/export_default.sh --untrained     seeded untrained compact model, marked as a placeholder
+#
+# Runs python -m model_export (graphs + fp16 synthesis + parity + manifest) into a staging directory,
+# checks that the model files stay under 60 MB, and only then replaces models/default/.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PY=${PYTHON:-.venv/bin/python}
+OUT=${OUT:-models/default}
+LIMIT_MB=${LIMIT_MB:-60}
+
+if [[ "${1:-}" == "--untrained" ]]; then
+  source_args=(--untrained compact --seed 0)
+  echo "exporting a seeded UNTRAINED compact model (placeholder)"
+else
+  ckpt=${1:-}
+  if [[ -z "$ckpt" ]]; then
+    # newest compact checkpoint (single file or first part), else newest full checkpoint
+    newest=$(ls -t runs/*/compact.pt runs/*/compact.pt.part1of* runs/*/last.pt 2>/dev/null | head -n 1 || true)
+    if [[ -z "$newest" ]]; then
+      echo "no checkpoint under runs/ (runs/*/compact.pt or last.pt); pass a PATH or --untrained" >&2
+      exit 2
+    fi
+    ckpt=${newest%.part1of*}
+  fi
+  source_args=(--checkpoint "$ckpt")
+  echo "exporting $ckpt"
+fi
+
+staging=$(mktemp -d "$(dirname "$OUT")/.export_default.XXXXXX")
+trap 'rm -rf "$staging"' EXIT
+"$PY" -m model_export "${source_args[@]}" --out "$staging/model" --fp16-synthesis --detector dbnet
+
+bytes=$(du -sb "$staging/model" | cut -f1)
+mb=$(( bytes / 1000000 ))
+echo "model directory: ${mb} MB"
+if (( bytes > LIMIT_MB * 1000000 )); then
+  echo "model files are ${mb} MB, above the ${LIMIT_MB} MB limit; not replacing $OUT" >&2
+  exit 1
+fi
+rm -rf "$OUT"
+mv "$staging/model" "$OUT"
+echo "wrote $OUT:"
+ls -l "$OUT"
