@@ -21,7 +21,7 @@ import io
 import itertools
 import math
 from pathlib import Path
-from typing import Sequence
+from typing import Any, Iterable, Sequence
 
 import numpy as np
 import torch
@@ -125,15 +125,19 @@ def rate_distortion(
     return rows
 
 
-def append_rows(path: Path, step: int, rows: Sequence[dict[str, float]]) -> None:
-    """Append RD rows to a CSV (header written once)."""
+def append_csv(path: Path, fields: Sequence[str], rows: Iterable[dict[str, Any]]) -> None:
+    """Append rows to a CSV, writing the header when the file is new."""
     new = not path.exists()
     with open(path, "a", newline="") as handle:
-        writer = csv.DictWriter(handle, fieldnames=VAL_FIELDS)
+        writer = csv.DictWriter(handle, fieldnames=fields, extrasaction="ignore")
         if new:
             writer.writeheader()
-        for row in rows:
-            writer.writerow({"step": step, **{k: row[k] for k in VAL_FIELDS[1:]}})
+        writer.writerows(rows)
+
+
+def append_rows(path: Path, step: int, rows: Sequence[dict[str, float]]) -> None:
+    """Append RD rows (``rate_distortion``'s) of ``step`` to a val CSV."""
+    append_csv(path, VAL_FIELDS, ({"step": step, **row} for row in rows))
 
 
 def main(argv: Sequence[str] | None = None) -> None:

@@ -20,7 +20,6 @@ So a resumed run repeats the uninterrupted one step for step (same device, same 
 from __future__ import annotations
 
 import argparse
-import csv
 import dataclasses
 import importlib.metadata
 import json
@@ -49,7 +48,7 @@ from screen_codec.models import ScreenContentCodec, build_model
 from training import checkpoint as ckpt
 from training.data.dataset import CropDataset, SyntheticStream, random_crop, seed_worker, to_sample
 from training.data.synthetic import SYNTHETIC_VAL_SEED0, render_screen
-from training.evaluate import append_rows, rate_distortion, validation_screens
+from training.evaluate import append_csv, append_rows, rate_distortion, validation_screens
 
 REPO = Path(__file__).resolve().parent.parent
 RENDERED = "rendered"  # mix key of screens rendered on the fly (needs the fonts; not on GPU hosts)
@@ -256,19 +255,14 @@ def run_info(device: torch.device) -> dict[str, Any]:
         "python": platform.python_version(),
         "versions": versions,
         "cuda": torch.version.cuda,
-        "device": torch.cuda.get_device_name(device) if device.type == "cuda" else platform.processor(),
+        "device": (
+            torch.cuda.get_device_name(device)
+            if device.type == "cuda"
+            else f"cpu {platform.machine()} x{os.cpu_count()}"
+        ),
         "threads": torch.get_num_threads(),
         "argv": sys.argv,
     }
-
-
-def append_csv(path: Path, fields: Sequence[str], row: dict[str, Any]) -> None:
-    new = not path.exists()
-    with open(path, "a", newline="") as handle:
-        writer = csv.DictWriter(handle, fieldnames=fields)
-        if new:
-            writer.writeheader()
-        writer.writerow(row)
 
 
 @dataclass
@@ -466,7 +460,7 @@ class Trainer:
                 row = _mean_metrics(window)
                 row.update(step=self.step, lr=window[-1]["lr"])
                 row["it_s"] = len(window) / (time.monotonic() - window_start)
-                append_csv(self.out / "train.csv", TRAIN_FIELDS, row)
+                append_csv(self.out / "train.csv", TRAIN_FIELDS, [row])
                 bar.set_postfix(loss=f"{row['loss']:.3f}", bpp=f"{row['bpp']:.3f}", psnr=f"{row['psnr']:.2f}")
                 window, window_start = [], time.monotonic()
             if main and config.validation.interval and self.step % config.validation.interval == 0:
