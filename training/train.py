@@ -320,6 +320,8 @@ class Trainer:
             self.aux_optimizer.load_state_dict(resume_state["aux_optimizer"])
             self.schedule.load_state_dict(resume_state["scheduler"])
             ckpt.set_rng_states(resume_state["rng"])
+            if self.dist.world > 1:  # the saved states are rank 0's: keep the ranks' noise apart
+                seed_everything(config.seed * 1_000_003 + self.step * 1024 + self.dist.rank)
 
         self.network: nn.Module = self.model
         if self.dist.world > 1:
