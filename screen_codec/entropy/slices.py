@@ -50,6 +50,13 @@ def _conv_stack(in_ch: int, hidden: Sequence[int], out_ch: int) -> nn.Sequential
     return nn.Sequential(*layers)
 
 
+def in_full_precision(entropy_model: nn.Module, *inputs: Tensor) -> tuple[Tensor, Tensor]:
+    """Run an entropy model in fp32 even under bf16 autocast: erfc and the difference of two CDF
+    values near 0.5 lose the rate term's precision in bf16."""
+    with torch.autocast(inputs[0].device.type, enabled=False):
+        return entropy_model(*(t.float() for t in inputs))
+
+
 class ChannelSliceEntropyModel(nn.Module):
     """S-slice channel-wise autoregressive Gaussian model with LRP (see module docstring)."""
 
@@ -91,7 +98,7 @@ class ChannelSliceEntropyModel(nn.Module):
         likelihoods = []
         for k, y_k in enumerate(y.split(self.slice_ch, dim=1)):
             mean, scale = self.moments(k, means, scales, decoded)
-            _, likelihood = self.gaussian(y_k, scale, mean)
+            _, likelihood = in_full_precision(self.gaussian, y_k, scale, mean)
             likelihoods.append(likelihood)
             y_hat = _ops.quantize_ste(y_k - mean) + mean
             decoded.append(self.refine(k, means, decoded, y_hat))

@@ -21,7 +21,7 @@ import torch
 from torch import Tensor, nn
 
 from .._compressai import compressai_module
-from ..entropy.slices import ChannelSliceEntropyModel
+from ..entropy.slices import ChannelSliceEntropyModel, in_full_precision
 from ..layers import (
     NESFT,
     FeatureExtraction,
@@ -289,7 +289,7 @@ class ScreenContentCodec(nn.Module):
     def forward(self, x: Tensor, mask: Tensor, quality: Tensor) -> dict[str, Tensor | dict]:
         """Training pass. x (B,3,H,W) in [0,1], mask (B,1,H,W), quality (B,) in 1..Q."""
         y_q, z_q = self.analyse(x, mask, quality)
-        z_hat_q, z_likelihoods = self.z_bottleneck(z_q)
+        z_hat_q, z_likelihoods = in_full_precision(self.z_bottleneck, z_q)
         means, scales = self.hyper(z_hat_q, quality)
         y_hat_q, y_likelihoods = self.slices(y_q, means, scales)
         out: dict[str, Tensor | dict] = {
