@@ -1,0 +1,483 @@
+"""Rate-distortion benchmark: our codec (real bitstreams) against the classical codecs users pick.
+
+    python bench/rd.py --images tests/fixtures/screenshots tests/test_service_screens \\
+        --checkpoint runs/compact_cpu --detector dbnet --out bench/results/fixtures.json --markdown
+    python bench/rd.py --images data/manifest.json --split test --checkpoint runs/x/compact.pt ...
+    python bench/rd.py --ablation --images DIR --checkpoint paper.pt --checkpoint wacnn.pt \\
+        --detector dbnet --detector none --out bench/results/ablation.json --markdown
+
+    images ──(GT text mask from <stem>.json word boxes or <stem>.mask.png, for text PSNR only)──►
+      ours:      detector mask ──codec.encode_image (TorchNetworks, quality 1..Q)──► bytes
+                 ──codec.decode_image──► RGB                   (the product's request path)
+      classical: classical.CODECS, each over its quality sweep   (skipped with --ablation)
+    ──► per image and setting: bpp, PSNR-RGB, text PSNR, encode / decode ms
+    ──► average curve per codec: mean bpp and mean PSNR over the images at each setting
+    ──► BD-rate / BD-PSNR (bd_rate.py) of each of our variants against each classical codec
+        (with --ablation: against the first variant), on the average curves (headline) and per
+        image (median); classical codecs also against AVIF 4:4:4, the strongest of them.
+
+Variants are every --checkpoint x every --detector. A checkpoint is a compact checkpoint file
+(or its .partKofN set), a run directory holding compact.pt, or ``untrained:<config>`` (a seeded,
+untrained model: a pipeline check, not a result). The text mask fed to our encoder comes from
+the detector (``gt``: the images' own word-box masks, an oracle detector); the mask that scores
+text PSNR is always the ground truth. Timings are single runs on whatever host runs this; the
+JSON records the host, its load and the thread count. ``--reuse`` takes classical points from an
+earlier result JSON when image bytes, codec, setting, library versions and threads all match.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import hashlib
+import json
+import os
+import platform
+import statistics
+import sys
+import time
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a script from anywhere
+
+from bench import classical  # noqa: E402
+from bench.bd_rate import bd_psnr, bd_rate, psnr_at_rate  # noqa: E402
+
+IMAGE_SUFFIXES = (".png", ".webp", ".jpg", ".jpeg", ".bmp")
+ANCHOR = "avif-444"  # the bar (FINDINGS section 5)
+REPORT_RATES = (0.3, 0.5, 1.0)  # bpp at which tables read PSNR off each curve
+
+Point = dict[str, Any]  # one image at one setting: codec, setting, image, sha256 + Measurement
+Curve = list[dict[str, Any]]  # per setting: mean bpp, psnr, text_psnr, encode_ms, decode_ms
+
+
+@dataclass(frozen=True)
+class BenchImage:
+    name: str
+    path: str
+    rgb: np.ndarray
+    text_mask: np.ndarray | None  # ground truth, for text PSNR (and the ``gt`` detector)
+    mask_source: str | None
+    sha256: str
+
+
+# ---------------------------------------------------------------- images
+def _ground_truth_mask(path: Path, width: int, height: int) -> tuple[np.ndarray | None, str | None]:
+    from training.data import store
+    from training.data.canvas import rasterise_boxes
+
+    meta_path, mask_png = path.with_suffix(".json"), store.mask_path(path)
+    if meta_path.is_file():
+        boxes = json.loads(meta_path.read_text()).get("word_boxes")
+        if boxes is not None:
+            return rasterise_boxes([tuple(b) for b in boxes], width, height), "word boxes"
+    if mask_png.is_file():
+        return store.load_mask(mask_png), "mask png"
+    return None, None
+
+
+def _image_files(spec: str, split: str) -> list[Path]:
+    path = Path(spec)
+    if path.is_dir():
+        return sorted(
+            p for p in path.iterdir()
+            if p.suffix.lower() in IMAGE_SUFFIXES and ".mask." not in p.name and ".det-" not in p.name
+        )
+    if path.name == "manifest.json":
+        from training.data import store
+
+        items = store.read_manifest(path.parent)
+        return [path.parent / it.image for it in items if it.split == split and it.kind == "screenshot"]
+    if path.suffix.lower() in IMAGE_SUFFIXES:
+        return [path]
+    # a list file: one image path per line, relative to the list's folder
+    lines = [line.strip() for line in path.read_text().splitlines()]
+    return [path.parent / line for line in lines if line and not line.startswith("#")]
+
+
+def load_images(specs: Sequence[str], split: str = "test") -> list[BenchImage]:
+    """Images from folders, files, list files or a data manifest (screenshots of ``split``)."""
+    from training.data.store import load_rgb
+
+    images = []
+    for path in (p for spec in specs for p in _image_files(spec, split)):
+        rgb = load_rgb(path)
+        mask, source = _ground_truth_mask(path, rgb.shape[1], rgb.shape[0])
+        name = f"{path.parent.name}/{path.stem}"
+        images.append(BenchImage(name, str(path), rgb, mask, source, hashlib.sha256(rgb.tobytes()).hexdigest()))
+    if not images:
+        raise SystemExit(f"no images found in {list(specs)}")
+    return images
+
+
+# ---------------------------------------------------------------- our codec
+@dataclass
+class Variant:
+    label: str
+    checkpoint: str
+    detector: str
+    nets: Any  # screen_codec.models.torch_networks.TorchNetworks
+    info: dict[str, Any]
+
+
+def load_variant(checkpoint: str, detector: str, seed: int) -> Variant:
+    """Our model behind ``codec.CodecNetworks``, from a compact checkpoint or ``untrained:<config>``."""
+    import torch
+
+    from screen_codec.models import build_model, parameter_counts
+    from screen_codec.models.torch_networks import TorchNetworks
+    from training.checkpoint import load_compact
+
+    if checkpoint.startswith("untrained:"):
+        config = checkpoint.split(":", 1)[1]
+        torch.manual_seed(seed)
+        model, metadata = build_model(config), {"untrained": True, "seed": seed}
+        name = f"untrained-{config}"
+    else:
+        path = Path(checkpoint)
+        path = path / "compact.pt" if path.is_dir() else path
+        model, metadata = load_compact(path)
+        name = f"{model.config.name}@{metadata.get('step', '?')}"
+    nets = TorchNetworks(model)
+    info = {
+        "config": json.loads(model.config.to_json()),
+        "parameters": parameter_counts(model)["total"],
+        "model_id": nets.model_id.hex(),
+        "metadata": {k: v for k, v in metadata.items() if isinstance(v, (str, int, float, bool))},
+    }
+    return Variant(f"{name}/{detector}", checkpoint, detector, nets, info)
+
+
+def run_variant(variant: Variant, images: Sequence[BenchImage], tile_size: int) -> list[Point]:
+    """Code every image at every quality through the real bitstream path and measure it."""
+    from screen_codec.codec import decode_image, encode_image
+    from screen_codec.detectors import text_mask
+
+    points = []
+    for image in images:
+        start = time.perf_counter()
+        if variant.detector == "gt":
+            if image.text_mask is None:
+                raise SystemExit(f"--detector gt needs a ground-truth mask; {image.path} has none")
+            mask = image.text_mask
+        else:
+            mask = text_mask(image.rgb, variant.detector)
+        mask_ms = (time.perf_counter() - start) * 1e3
+        for quality in range(1, variant.nets.num_qualities + 1):
+            m = classical.measure(
+                image.rgb,
+                image.text_mask,
+                lambda: encode_image(variant.nets, image.rgb, mask, quality, tile_size),
+                lambda data: decode_image(variant.nets, data),
+            )
+            points.append(_point(variant.label, quality, image, m) | {"mask_ms": mask_ms})
+            _progress(variant.label, quality, image, m)
+    return points
+
+
+# ---------------------------------------------------------------- classical codecs
+def _point(codec: str, setting: int, image: BenchImage, m: classical.Measurement) -> Point:
+    return {"codec": codec, "setting": setting, "image": image.name, "sha256": image.sha256, **asdict(m)}
+
+
+def _progress(codec: str, setting: int, image: BenchImage, m: classical.Measurement) -> None:
+    text = f"{m.text_psnr:6.2f}" if m.text_psnr is not None else "   n/a"
+    print(
+        f"{codec:>22} {setting:>3} {image.name:<40} {m.bpp:7.4f} bpp {m.psnr:6.2f} dB text {text}"
+        f" enc {m.encode_ms:8.1f} ms dec {m.decode_ms:7.1f} ms",
+        file=sys.stderr,
+        flush=True,
+    )
+
+
+def reusable_points(path: Path | None, versions: dict[str, str], threads: int) -> dict[tuple, Point]:
+    """Classical points of an earlier run made with the same libraries and thread count."""
+    if path is None:
+        return {}
+    earlier = json.loads(path.read_text())
+    meta = earlier["meta"]
+    if meta["libraries"] != versions or meta["threads"] != threads:
+        print(f"--reuse {path}: different libraries or threads; recomputing", file=sys.stderr)
+        return {}
+    return {
+        (p["sha256"], p["codec"], p["setting"]): p
+        for p in earlier["points"]
+        if p["codec"] in classical.CODECS
+    }
+
+
+def run_classical(
+    codecs: Sequence[str], images: Sequence[BenchImage], threads: int, reuse: dict[tuple, Point]
+) -> list[Point]:
+    points = []
+    for name in codecs:
+        codec = classical.CODECS[name]
+        for image in images:
+            for setting in codec.settings:
+                earlier = reuse.get((image.sha256, name, setting))
+                if earlier is not None:
+                    points.append(earlier | {"image": image.name})
+                    continue
+                m = classical.code_image(codec, image.rgb, image.text_mask, setting, threads)
+                points.append(_point(name, setting, image, m))
+                _progress(name, setting, image, m)
+    return points
+
+
+# ---------------------------------------------------------------- curves and BD-rates
+def _mean(values: Sequence[float | None]) -> float | None:
+    present = [v for v in values if v is not None]
+    return statistics.fmean(present) if present else None
+
+
+def average_curve(points: Sequence[Point], codec: str) -> Curve:
+    """Per setting, the mean over images of bpp, PSNR, text PSNR (images with a mask) and times."""
+    by_setting: dict[int, list[Point]] = {}
+    for p in points:
+        if p["codec"] == codec:
+            by_setting.setdefault(p["setting"], []).append(p)
+    keys = ("bpp", "psnr", "text_psnr", "encode_ms", "decode_ms")
+    return [
+        {"setting": s, "images": len(ps), **{k: _mean([p[k] for p in ps]) for k in keys}}
+        for s, ps in sorted(by_setting.items())
+    ]
+
+
+def _bd(anchor: Curve, test: Curve, metric: str) -> dict[str, Any]:
+    a = [(c["bpp"], c[metric]) for c in anchor if c[metric] is not None]
+    t = [(c["bpp"], c[metric]) for c in test if c[metric] is not None]
+    if not a or not t:
+        return {"error": f"no {metric} values (no image has a text mask)"}
+    try:
+        return {
+            "bd_rate": bd_rate(*zip(*a), *zip(*t)),
+            "bd_psnr": bd_psnr(*zip(*a), *zip(*t)),
+        }
+    except ValueError as error:  # no overlap, too few or repeated points
+        return {"error": str(error)}
+
+
+def per_image_bd_rates(points: Sequence[Point], anchor: str, test: str) -> dict[str, Any]:
+    """BD-rate (PSNR-RGB) image by image; images whose curves do not overlap are counted out."""
+    images = sorted({p["image"] for p in points if p["codec"] == test})
+    rates, failed = {}, []
+    for image in images:
+        curves = [
+            average_curve([p for p in points if p["image"] == image], codec) for codec in (anchor, test)
+        ]
+        result = _bd(*curves, "psnr")
+        if "bd_rate" in result:
+            rates[image] = result["bd_rate"]
+        else:
+            failed.append(image)
+    median = statistics.median(rates.values()) if rates else None
+    return {"median_bd_rate": median, "bd_rate": rates, "no_overlap": failed}
+
+
+def compare(points: Sequence[Point], anchor: str, test: str) -> dict[str, Any]:
+    """BD-rate / BD-PSNR of ``test`` against ``anchor``: average curves (PSNR-RGB and text PSNR)
+    and per image."""
+    curves = {c: average_curve(points, c) for c in (anchor, test)}
+    return {
+        "anchor": anchor,
+        "test": test,
+        "psnr": _bd(curves[anchor], curves[test], "psnr"),
+        "text_psnr": _bd(curves[anchor], curves[test], "text_psnr"),
+        "per_image": per_image_bd_rates(points, anchor, test),
+    }
+
+
+def curve_summary(curve: Curve) -> dict[str, Any]:
+    """Ranges of a curve and its PSNR read off at ``REPORT_RATES``."""
+    rates, psnrs = [c["bpp"] for c in curve], [c["psnr"] for c in curve]
+    try:
+        at = {f"{r:g}": psnr_at_rate(rates, psnrs, r) for r in REPORT_RATES}
+    except ValueError:  # repeated rates: the curve is not a function of rate
+        at = {f"{r:g}": None for r in REPORT_RATES}
+    return {
+        "bpp": [min(rates), max(rates)],
+        "psnr": [min(psnrs), max(psnrs)],
+        "psnr_at_bpp": at,
+        "encode_ms": _mean([c["encode_ms"] for c in curve]),
+        "decode_ms": _mean([c["decode_ms"] for c in curve]),
+    }
+
+
+# ---------------------------------------------------------------- report
+def host_info(threads: int) -> dict[str, Any]:
+    cpu = next(
+        (line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
+         if line.startswith("model name")),
+        platform.processor(),
+    )
+    return {
+        "cpu": cpu,
+        "cpu_count": os.cpu_count(),
+        "platform": platform.platform(),
+        "python": platform.python_version(),
+        "threads": threads,
+        "load_average_start": os.getloadavg(),
+    }
+
+
+def _fmt(value: float | None, digits: int = 2, signed: bool = False) -> str:
+    if value is None:
+        return "n/a"
+    return f"{value:+.{digits}f}" if signed else f"{value:.{digits}f}"
+
+
+def _bd_cell(result: dict[str, Any], key: str, unit: str) -> str:
+    if key in result:
+        return f"{result[key]:+.1f}{unit}"
+    return "no overlap" if "overlap" in result["error"] else "n/a"
+
+
+def markdown(report: dict[str, Any]) -> str:
+    """The report's tables: codecs alone, our variants against them, and every average curve."""
+    lines: list[str] = []
+    summaries = report["summaries"]
+    rates_header = " | ".join(f"PSNR @{r:g} bpp" for r in REPORT_RATES)
+    lines += [
+        f"| codec | bpp range | PSNR range (dB) | {rates_header} | BD-rate vs {ANCHOR} | enc ms | dec ms |",
+        "|---|---|---|" + "---|" * len(REPORT_RATES) + "---|---|---|",
+    ]
+    for codec, s in summaries.items():
+        bar = report["against_anchor"].get(codec)
+        bd = _bd_cell(bar["psnr"], "bd_rate", " %") if bar else ("anchor" if codec == ANCHOR else "")
+        at = " | ".join(_fmt(s["psnr_at_bpp"][f"{r:g}"]) for r in REPORT_RATES)
+        lines.append(
+            f"| {codec} | {s['bpp'][0]:.3f}-{s['bpp'][1]:.3f} | {s['psnr'][0]:.2f}-{s['psnr'][1]:.2f} "
+            f"| {at} | {bd} | {_fmt(s['encode_ms'], 0)} | {_fmt(s['decode_ms'], 0)} |"
+        )
+    if report["comparisons"]:
+        lines += [
+            "",
+            "| test | anchor | BD-rate (PSNR-RGB) | BD-PSNR | BD-rate (text PSNR) | per-image median BD-rate "
+            "(images with overlap) |",
+            "|---|---|---|---|---|---|",
+        ]
+        for c in report["comparisons"]:
+            per = c["per_image"]
+            n_ok = len(per["bd_rate"])
+            n = n_ok + len(per["no_overlap"])
+            median = f"{per['median_bd_rate']:+.1f} % ({n_ok}/{n})" if n_ok else f"no overlap (0/{n})"
+            lines.append(
+                f"| {c['test']} | {c['anchor']} | {_bd_cell(c['psnr'], 'bd_rate', ' %')} "
+                f"| {_bd_cell(c['psnr'], 'bd_psnr', ' dB')} | {_bd_cell(c['text_psnr'], 'bd_rate', ' %')} "
+                f"| {median} |"
+            )
+    lines += [
+        "",
+        "| codec | setting | bpp | PSNR-RGB (dB) | text PSNR (dB) | enc ms | dec ms |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for codec, curve in report["curves"].items():
+        for c in curve:
+            lines.append(
+                f"| {codec} | {c['setting']} | {c['bpp']:.4f} | {c['psnr']:.2f} | {_fmt(c['text_psnr'])} "
+                f"| {c['encode_ms']:.0f} | {c['decode_ms']:.0f} |"
+            )
+    return "\n".join(lines) + "\n"
+
+
+def build_report(
+    args: argparse.Namespace,
+    host: dict[str, Any],
+    images: Sequence[BenchImage],
+    variants: Sequence[Variant],
+    points: list[Point],
+) -> dict[str, Any]:
+    codecs = [] if args.ablation else list(args.codecs)
+    labels = codecs + [v.label for v in variants]
+    curves = {label: average_curve(points, label) for label in labels}
+    if args.ablation:
+        comparisons = [compare(points, variants[0].label, v.label) for v in variants[1:]]
+    else:
+        comparisons = [compare(points, c, v.label) for v in variants for c in codecs]
+    against_anchor = (
+        {c: compare(points, ANCHOR, c) for c in codecs if c != ANCHOR} if ANCHOR in codecs else {}
+    )
+    return {
+        "meta": {
+            "command": " ".join([Path(sys.executable).name, *sys.argv]),
+            "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+            "host": host,
+            "threads": args.threads,
+            "libraries": classical.library_versions(),
+            "codec_labels": {c: classical.CODECS[c].label for c in codecs},
+            "images": [
+                {"name": i.name, "path": i.path, "width": i.rgb.shape[1], "height": i.rgb.shape[0],
+                 "sha256": i.sha256, "text_mask": i.mask_source}
+                for i in images
+            ],
+            "variants": [
+                {"label": v.label, "checkpoint": v.checkpoint, "detector": v.detector, **v.info}
+                for v in variants
+            ],
+            "ablation": args.ablation,
+            "tile_size": args.tile_size,
+        },
+        "curves": curves,
+        "summaries": {label: curve_summary(curve) for label, curve in curves.items()},
+        "comparisons": comparisons,
+        "against_anchor": against_anchor,
+        "points": points,
+    }
+
+
+def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--images", nargs="+", required=True,
+                        help="folders, image files, list files, or a data manifest.json")
+    parser.add_argument("--split", default="test", help="split to take from a manifest.json")
+    parser.add_argument("--checkpoint", action="append", required=True,
+                        help="compact checkpoint, run dir with compact.pt, or untrained:<config>; repeatable")
+    parser.add_argument("--detector", action="append", choices=("dbnet", "morph", "craft", "none", "gt"),
+                        help="text mask fed to our encoder; repeatable (default dbnet)")
+    parser.add_argument("--codecs", nargs="+", default=list(classical.CODECS), choices=list(classical.CODECS))
+    parser.add_argument("--ablation", action="store_true",
+                        help="no classical codecs: BD-rates of every variant against the first")
+    parser.add_argument("--out", type=Path, required=True, help="result JSON (bench/results/<name>.json)")
+    parser.add_argument("--markdown", action="store_true", help="print the tables and write <out>.md")
+    parser.add_argument("--reuse", type=Path, help="earlier result JSON to take classical points from")
+    parser.add_argument("--threads", type=int, default=1, help="torch and codec threads")
+    parser.add_argument("--tile-size", type=int, default=0, help="our codec's tile size (0: one tile)")
+    parser.add_argument("--seed", type=int, default=0, help="seed of untrained:<config> models")
+    args = parser.parse_args(argv)
+    args.detector = args.detector or ["dbnet"]
+    return args
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    args = parse_args(argv)
+    import torch
+
+    torch.set_num_threads(args.threads)
+    host = host_info(args.threads)
+    images = load_images(args.images, args.split)
+    variants = [load_variant(c, d, args.seed) for c in args.checkpoint for d in args.detector]
+    if args.ablation and len(variants) < 2:
+        raise SystemExit("--ablation needs at least two variants (checkpoints x detectors)")
+    points: list[Point] = []
+    if not args.ablation:
+        reuse = reusable_points(args.reuse, classical.library_versions(), args.threads)
+        points += run_classical(args.codecs, images, args.threads, reuse)
+    for variant in variants:
+        points += run_variant(variant, images, args.tile_size)
+    host["load_average_end"] = os.getloadavg()
+    report = build_report(args, host, images, variants, points)
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(report, indent=1))
+    text = markdown(report)
+    if args.markdown:
+        args.out.with_suffix(".md").write_text(text)
+    print(text)
+
+
+if __name__ == "__main__":
+    main()
