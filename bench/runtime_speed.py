@@ -256,9 +256,10 @@ def main() -> None:
         return
 
     manifest = json.loads((args.model_dir / "manifest.json").read_text())
+    sizes = [s for s in args.sizes.split(",") if s]  # --sizes "": the entropy-coder section only
     results = []
     with tempfile.TemporaryDirectory() as tmp:
-        for size in args.sizes.split(","):
+        for size in sizes:
             tile = args.tile_4k if size == "4k" else 0
             stream = Path(tmp) / f"{size}.bin"
             for op in ("encode", "decode"):
@@ -271,7 +272,7 @@ def main() -> None:
     print("| size | tile | encode s | decode s | encode peak RSS MB | decode peak RSS MB | bpp |")
     print("|---|---|---|---|---|---|---|")
     by = {(r["size"], r["op"]): r for r in results}
-    for size in args.sizes.split(","):
+    for size in sizes:
         e, d = by[(size, "encode")], by[(size, "decode")]
         print(f"| {size} | {e['tile'] or '-'} | {e['seconds']:.2f} | {d['seconds']:.2f} | "
               f"{e['peak_rss_mb']:.0f} | {d['peak_rss_mb']:.0f} | {e['bpp']:.3f} |")

@@ -33,6 +33,7 @@ log = logging.getLogger(__name__)
 REPO = Path(__file__).resolve().parent.parent
 SCREENS = REPO / "tests" / "test_service_screens"
 PSNR_TOLERANCE_DB = 0.01
+FP16_PSNR_TOLERANCE_DB = 0.1  # the float16 synthesis graph (GPU), run here on the CPU provider
 
 
 class ParityError(AssertionError):
@@ -156,6 +157,35 @@ def compare(
     return report, failures
 
 
+def _check_fp16(
+    model_dir: Path,
+    torch_nets: TorchNetworks,
+    images: Sequence[str],
+    size: int,
+    qualities: Sequence[int],
+    failures: list[str],
+) -> dict[str, Any]:
+    """PSNR of the float16 synthesis graph vs PyTorch's float32 g_s on the same latents. It changes
+    only the reconstruction, never decodability, so the tolerance is looser."""
+    from service.runtime import CodecRuntime
+
+    half = CodecRuntime.load(
+        model_dir, providers=["CPUExecutionProvider"], precision="fp16", warm_up=False
+    ).networks
+    report = {"tolerance_db": FP16_PSNR_TOLERANCE_DB, "images": {}}
+    for name, (rgb, mask) in check_images(images, size).items():
+        height, width = mask.shape
+        for quality in qualities:
+            code = codec.encode_tile(torch_nets, rgb, mask, quality)
+            image_t = codec.reconstruct(torch_nets, code.y_hat, code.z_hat, quality, width, height)
+            image_h = codec.reconstruct(half, code.y_hat, code.z_hat, quality, width, height)
+            gap = abs(psnr(rgb, image_h) - psnr(rgb, image_t))
+            report["images"][f"{name}@q{quality}"] = {"psnr_torch": psnr(rgb, image_t), "psnr_fp16": psnr(rgb, image_h), "gap_db": gap}
+            if not gap < FP16_PSNR_TOLERANCE_DB:
+                failures.append(f"{name} q{quality}: fp16 synthesis PSNR differs by {gap:.4f} dB (limit {FP16_PSNR_TOLERANCE_DB})")
+    return report
+
+
 def check(
     model: ScreenContentCodec,
     model_dir: Path,
@@ -184,6 +214,8 @@ def check(
                 "parity %s q%d: %s, PSNR %.3f / %.3f dB", name, quality,
                 "FAIL" if failed else "ok", report["psnr_torch"], report["psnr_onnx"],
             )
+    if "synthesis_fp16" in runtime.manifest["graphs"]:
+        reports["fp16_synthesis"] = _check_fp16(model_dir, torch_nets, images, size, qualities, failures)
     if failures:
         raise ParityError("ONNX export disagrees with PyTorch:\n  " + "\n  ".join(failures))
     return reports

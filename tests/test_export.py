@@ -46,6 +46,7 @@ def exported() -> tuple[object, Path, dict]:
         root / "model",
         detector="morph",
         trained=False,
+        fp16_synthesis=True,
         parity_images=("random", "page"),
         parity_size=96,
     )
@@ -60,8 +61,8 @@ def test_parity_ran_and_found_equal_latents():
         assert report["latents"]["z_equal"] and report["latents"]["y_symbols_differing"] == 0, name
         assert report["torch_stream_in_onnx"]["ok"] and report["onnx_stream_in_torch"]["ok"], name
         assert report["max_psnr_gap_db"] < 0.01, name
-    # the gains make the latents non-trivial, so parity covered real rANS work
-    assert any(r["psnr_torch"] > 0 for r in images.values())
+    half = manifest["parity"]["fp16_synthesis"]["images"]
+    assert set(half) == set(images) and all(r["gap_db"] < 0.1 for r in half.values())
 
 
 def test_manifest_describes_the_model_and_hashes_every_file():
@@ -74,7 +75,7 @@ def test_manifest_describes_the_model_and_hashes_every_file():
     assert manifest["config"]["M"] == 80
     assert [q["lambda"] for q in manifest["qualities"]] == list(model.config.lambdas)
     assert manifest["default_quality"] == 3
-    expected = {"analysis.onnx", "hyper.onnx", "synthesis.onnx"}
+    expected = {"analysis.onnx", "hyper.onnx", "synthesis.onnx", "synthesis_fp16.onnx"}
     expected |= {f"{kind}_{k}.onnx" for kind in ("slice", "lrp") for k in range(5)}
     assert set(manifest["files"]) == expected == {p.name for p in model_dir.glob("*.onnx")}
     for name, entry in manifest["files"].items():
@@ -93,7 +94,8 @@ def test_graphs_have_opset_17_dynamic_sides_and_fp32_entropy_path():
     graphs = manifest["graphs"]
     entropy_files = [graphs["hyper"]["file"]] + [s[p]["file"] for s in graphs["slices"] for p in ("moments", "lrp")]
     assert [len(s["moments"]["inputs"]) - 2 for s in graphs["slices"]] == [0, 1, 2, 3, 4]  # max_support 4
-    for file in ["analysis.onnx", "synthesis.onnx", *entropy_files]:
+    assert graphs["synthesis_fp16"]["precision"] == "fp16"
+    for file in ["analysis.onnx", "synthesis.onnx", "synthesis_fp16.onnx", *entropy_files]:
         graph = onnx.load(model_dir / file, load_external_data=False)
         assert max(o.version for o in graph.opset_import if o.domain in ("", "ai.onnx")) >= 17
         for value in graph.graph.input:

@@ -142,6 +142,16 @@ def test_large_images_are_tiled(model_dir):
     assert unpack(small).tile_size == 0  # at most one tile: not tiled
 
 
+def test_fp16_synthesis_decodes_close_to_fp32(model_dir, runtime):
+    half = CodecRuntime.load(model_dir, intra_op_threads=1, precision="fp16", warm_up=False)
+    assert runtime.synthesis_precision == "fp32" and half.synthesis_precision == "fp16"  # auto: fp32 on CPU
+    rgb, mask = _page(seed=13)
+    data = runtime.encode(rgb, 3, mask).bitstream
+    assert half.encode(rgb, 3, mask).bitstream == data  # analysis and entropy path are fp32 in both
+    full, approx = runtime.decode(data).rgb, half.decode(data).rgb
+    assert np.abs(full.astype(np.int16) - approx.astype(np.int16)).max() <= 3
+
+
 def test_foreign_streams_are_refused(runtime, tmp_path):
     rgb, mask = _page(64, 64)
     data = bytearray(runtime.encode(rgb, 3, mask).bitstream)
