@@ -67,7 +67,11 @@ def main(argv: list[str] | None = None) -> int:
         "name": manifest["name"],
         "model_id": manifest["model_id"],
         "files_mb": round(size / 1e6, 2),
-        "parity": {k: round(v["max_psnr_gap_db"], 5) for k, v in manifest["parity"]["images"].items()},
+        "parity_psnr_gap_db": {k: round(v["psnr_gap_db"], 5) for k, v in manifest["parity"]["images"].items()},
+        "parity_ambiguous_decisions": {
+            k: v["networks"]["decisions"]["symbol_ambiguous"] + v["networks"]["decisions"]["index_ambiguous"]
+            for k, v in manifest["parity"]["images"].items()
+        },
     }, indent=1))
     return 0
 

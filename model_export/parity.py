@@ -1,30 +1,38 @@
 """Parity of an exported model directory with the PyTorch model it came from (run by every export).
 
 For each check image (a seeded random image, a rendered page with its exact word-box mask, a real
-screenshot from tests/test_service_screens) and the lowest and highest quality:
+screenshot from tests/test_service_screens) at the lowest and highest quality:
 
-    PyTorch (TorchNetworks)  ──encode_tile──► stream_t, y^_t, z^_t ──decode──► image_t
-    ONNX (CodecRuntime, CPU) ──encode_tile──► stream_o, y^_o, z^_o ──decode──► image_o
-    cross:  stream_t decoded by ONNX, stream_o decoded by PyTorch
+1. Network by network, on the same inputs (PyTorch's own latents fed to both, so nothing cascades):
+   analysis (y, z), hyper (means, scales), each slice's (mean, scale), each LRP, synthesis. The
+   largest difference relative to the output's range must stay below ``NETWORK_TOLERANCE``
+   (float32 reordering gives ~1e-6; a wrong export gives O(1)).
+2. The quantisation decisions on those outputs: z and y symbols (round(y - mean)) and CDF indexes
+   (scale -> scale_table entry). Every decision that differs must be *ambiguous*: the PyTorch value
+   lies within float tolerance of the decision boundary (a .5 for rounding, a table entry for a
+   scale index). An unambiguous difference fails the export.
+3. Whole codec, each world on its own: encode_tile + decode, |PSNR(ONNX) - PSNR(PyTorch)| must be
+   < 0.01 dB, and the quantised latents of the two encoders must be equal (unless step 2 found an
+   ambiguous decision, which legitimately changes everything coded after it).
+4. Cross decoding (PyTorch's stream in ONNX, ONNX's stream in PyTorch) is run and reported; it must
+   succeed unless step 2 found an ambiguous CDF index (then the rANS decoder derails: a float32
+   entropy path cannot be bit-exact across implementations; see docs/RUNTIME.md, "Exactness").
+5. The float16 synthesis graph, when exported: PSNR within 0.1 dB of PyTorch's float32 g_s.
 
-and requires
-  * latents equal after quantisation: z^_o == z^_t exactly, and no element of y^ more than 0.5
-    apart (y^ = symbol + mean + LRP, so a differing symbol shows as a difference of ~1),
-  * both cross decodes reproduce the other side's quantised latents (the entropy-parameter graphs
-    pick the same CDF for every symbol; a different one derails the rANS decoder),
-  * |PSNR(image_o) - PSNR(image_t)| < 0.01 dB, for the own and the cross-decoded streams.
 The report (numbers per image) goes into the manifest under "parity".
 """
 
 from __future__ import annotations
 
 import logging
+import sys
 from pathlib import Path
 from typing import Any, Sequence
 
 import numpy as np
 
 from screen_codec import codec
+from screen_codec.entropy.latent_coder import scale_indexes
 from screen_codec.models import ScreenContentCodec
 from screen_codec.models.torch_networks import TorchNetworks
 
@@ -34,6 +42,9 @@ REPO = Path(__file__).resolve().parent.parent
 SCREENS = REPO / "tests" / "test_service_screens"
 PSNR_TOLERANCE_DB = 0.01
 FP16_PSNR_TOLERANCE_DB = 0.1  # the float16 synthesis graph (GPU), run here on the CPU provider
+NETWORK_TOLERANCE = 1e-3  # max |onnx - torch| / max |torch| per network output
+ROUNDING_AMBIGUITY = 1e-3  # |v - (k + 0.5)| below this: rounding may go either way
+SCALE_AMBIGUITY = 1e-4  # |sigma - entry| / entry below this: the CDF index may go either way
 
 
 class ParityError(AssertionError):
@@ -45,9 +56,8 @@ def psnr(a: np.ndarray, b: np.ndarray) -> float:
     return float("inf") if mse == 0 else float(10 * np.log10(255.0**2 / mse))
 
 
+# ---------------------------------------------------------------- check images
 def _page(width: int, height: int) -> tuple[np.ndarray, np.ndarray]:
-    import sys
-
     sys.path.insert(0, str(REPO / "tests"))
     try:
         from pages import render_page
@@ -88,16 +98,77 @@ def check_images(names: Sequence[str], size: int = 256) -> dict[str, tuple[np.nd
     return images
 
 
-def _latent_report(a: codec.TileCode, b: codec.TileCode) -> dict[str, Any]:
-    y_diff = np.abs(a.y_hat - b.y_hat)
-    return {
-        "z_equal": bool(np.array_equal(a.z_hat, b.z_hat)),
-        "y_symbols_differing": int((y_diff > 0.5).sum()),
-        "y_max_abs_diff": float(y_diff.max()),
-        "sections_equal": a.sections == b.sections,
-    }
+# ---------------------------------------------------------------- 1-2: network by network
+class _Decisions:
+    """Counts of quantisation decisions that differ, split into ambiguous / unexplained."""
+
+    def __init__(self) -> None:
+        self.counts = {"symbols": 0, "symbol_ambiguous": 0, "symbol_unexplained": 0,
+                       "index_ambiguous": 0, "index_unexplained": 0}
+        self.worst: dict[str, float] = {}
+
+    def rounding(self, reference: np.ndarray, other: np.ndarray) -> None:
+        """round(reference) vs round(other) (values already offset by their means)."""
+        differ = np.rint(reference) != np.rint(other)
+        self.counts["symbols"] += reference.size
+        if differ.any():
+            ambiguous = np.abs(np.abs(reference - np.floor(reference)) - 0.5) < ROUNDING_AMBIGUITY
+            self.counts["symbol_ambiguous"] += int((differ & ambiguous).sum())
+            self.counts["symbol_unexplained"] += int((differ & ~ambiguous).sum())
+
+    def indexes(self, reference: np.ndarray, other: np.ndarray, table: np.ndarray) -> None:
+        a, b = scale_indexes(reference, table), scale_indexes(other, table)
+        differ = a != b
+        if differ.any():
+            entry = table[np.minimum(a, b)[differ]]
+            near = np.abs(reference[differ] - entry) / entry < SCALE_AMBIGUITY
+            self.counts["index_ambiguous"] += int(near.sum())
+            self.counts["index_unexplained"] += int((~near).sum())
+
+    def network(self, name: str, reference: np.ndarray, other: np.ndarray) -> None:
+        scale = max(float(np.abs(reference).max()), 1e-6)
+        self.worst[name] = max(self.worst.get(name, 0.0), float(np.abs(other - reference).max()) / scale)
 
 
+def _network_report(
+    torch_nets: TorchNetworks, onnx_nets: codec.CodecNetworks, rgb: np.ndarray, mask: np.ndarray,
+    quality: int, code: codec.TileCode,
+) -> dict[str, Any]:
+    d = _Decisions()
+    tables = torch_nets.tables
+    x, m = codec._network_input(rgb, mask)
+    y_t, z_t = torch_nets.analyse(x, m, quality)
+    y_o, z_o = onnx_nets.analyse(x, m, quality)
+    d.network("analysis.y", y_t, y_o)
+    d.network("analysis.z", z_t, z_o)
+    medians = tables.z_medians.reshape(1, -1, 1, 1)
+    d.rounding(z_t - medians, z_o - medians)
+
+    means_t, scales_t = torch_nets.entropy.hyper(code.z_hat, quality)
+    means_o, scales_o = onnx_nets.entropy.hyper(code.z_hat, quality)
+    d.network("hyper.means", means_t, means_o)
+    d.network("hyper.scales", scales_t, scales_o)
+    slices = torch_nets.entropy.num_slices
+    width = y_t.shape[1] // slices
+    decoded = [code.y_hat[:, k * width : (k + 1) * width] for k in range(slices)]
+    for k in range(slices):
+        y_k_t, y_k_o = y_t[:, k * width : (k + 1) * width], y_o[:, k * width : (k + 1) * width]
+        mu_t, sigma_t = torch_nets.entropy.slice_moments(k, means_t, scales_t, decoded[:k])
+        mu_o, sigma_o = onnx_nets.entropy.slice_moments(k, means_t, scales_t, decoded[:k])
+        d.network("slice.mean", mu_t, mu_o)
+        d.network("slice.scale", sigma_t, sigma_o)
+        d.indexes(sigma_t, sigma_o, tables.scale_table)
+        d.rounding(y_k_t - mu_t, y_k_t - mu_o)  # the entropy path's share
+        d.rounding(y_k_t - mu_t, y_k_o - mu_t)  # the analysis network's share
+        unrefined = (np.rint(y_k_t - mu_t) + mu_t).astype(np.float32)
+        d.network("lrp", torch_nets.entropy.refine(k, means_t, decoded[:k], unrefined),
+                  onnx_nets.entropy.refine(k, means_t, decoded[:k], unrefined))
+    d.network("synthesis", torch_nets.synthesise(code.y_hat, code.z_hat, quality),
+              onnx_nets.synthesise(code.y_hat, code.z_hat, quality))
+    return {"max_relative_diff": d.worst, "decisions": d.counts}
+
+
+# ---------------------------------------------------------------- 3-4: whole codec
 def _cross_decode(
     decoder: codec.CodecNetworks, code: codec.TileCode, width: int, height: int, quality: int
 ) -> tuple[dict[str, Any], np.ndarray | None]:
@@ -107,16 +178,14 @@ def _cross_decode(
         return {"ok": False, "error": str(error)}, None
     y_diff = np.abs(y_hat - code.y_hat)
     ok = bool(np.array_equal(z_hat, code.z_hat) and (y_diff <= 0.5).all())
-    report = {"ok": ok, "y_symbols_differing": int((y_diff > 0.5).sum()), "y_max_abs_diff": float(y_diff.max())}
+    report = {"ok": ok, "y_symbols_differing": int((y_diff > 0.5).sum())}
+    if not ok:
+        return report, None
     return report, codec.reconstruct(decoder, y_hat, z_hat, quality, width, height)
 
 
 def compare(
-    torch_nets: codec.CodecNetworks,
-    onnx_nets: codec.CodecNetworks,
-    rgb: np.ndarray,
-    mask: np.ndarray,
-    quality: int,
+    torch_nets: TorchNetworks, onnx_nets: codec.CodecNetworks, rgb: np.ndarray, mask: np.ndarray, quality: int,
 ) -> tuple[dict[str, Any], list[str]]:
     """One image at one quality: (report, failures)."""
     height, width = mask.shape
@@ -124,65 +193,70 @@ def compare(
     code_o = codec.encode_tile(onnx_nets, rgb, mask, quality)
     image_t = codec.reconstruct(torch_nets, code_t.y_hat, code_t.z_hat, quality, width, height)
     image_o = codec.reconstruct(onnx_nets, code_o.y_hat, code_o.z_hat, quality, width, height)
+    networks = _network_report(torch_nets, onnx_nets, rgb, mask, quality, code_t)
+    decisions = networks["decisions"]
+    y_diff = np.abs(code_t.y_hat - code_o.y_hat)
+    latents = {
+        "z_equal": bool(np.array_equal(code_t.z_hat, code_o.z_hat)),
+        "y_symbols_differing": int((y_diff > 0.5).sum()),
+        "streams_equal": code_t.sections == code_o.sections,
+    }
     cross_to_onnx, image_to = _cross_decode(onnx_nets, code_t, width, height, quality)
     cross_to_torch, image_ot = _cross_decode(torch_nets, code_o, width, height, quality)
     report: dict[str, Any] = {
         "size": [width, height],
         "quality": quality,
-        "latents": _latent_report(code_t, code_o),
+        "networks": networks,
+        "latents": latents,
         "torch_stream_in_onnx": cross_to_onnx,
         "onnx_stream_in_torch": cross_to_torch,
         "psnr_torch": psnr(rgb, image_t),
         "psnr_onnx": psnr(rgb, image_o),
         "pixels_differing": int((image_t != image_o).any(axis=2).sum()),
-        "max_pixel_diff": int(np.abs(image_t.astype(np.int16) - image_o.astype(np.int16)).max()),
     }
     failures = []
-    latents = report["latents"]
-    if not latents["z_equal"] or latents["y_symbols_differing"]:
-        failures.append(
-            f"quantised latents differ (z equal: {latents['z_equal']}, y symbols differing: "
-            f"{latents['y_symbols_differing']})"
-        )
+    for name, value in networks["max_relative_diff"].items():
+        if not value < NETWORK_TOLERANCE:
+            failures.append(f"{name} differs by {value:.2e} of its range (limit {NETWORK_TOLERANCE})")
+    if decisions["symbol_unexplained"] or decisions["index_unexplained"]:
+        failures.append(f"quantisation decisions differ away from any boundary: {decisions}")
+    ambiguous = decisions["symbol_ambiguous"] + decisions["index_ambiguous"]
+    if not ambiguous and not (latents["z_equal"] and latents["y_symbols_differing"] == 0):
+        failures.append(f"quantised latents differ: {latents}")
     for key, image in (("torch_stream_in_onnx", image_to), ("onnx_stream_in_torch", image_ot)):
-        if not report[key]["ok"]:
-            failures.append(f"{key}: cross decode failed: {report[key]}")
-        else:
+        if image is not None:
             report[key]["psnr"] = psnr(rgb, image)
-    gaps = [abs(report["psnr_onnx"] - report["psnr_torch"])]
-    gaps += [abs(report[k]["psnr"] - report["psnr_torch"]) for k in ("torch_stream_in_onnx", "onnx_stream_in_torch") if "psnr" in report[k]]
-    report["max_psnr_gap_db"] = max(gaps)
-    if report["max_psnr_gap_db"] >= PSNR_TOLERANCE_DB:
-        failures.append(f"PSNR differs by {report['max_psnr_gap_db']:.4f} dB (limit {PSNR_TOLERANCE_DB})")
+        elif not decisions["index_ambiguous"]:
+            failures.append(f"{key}: cross decode failed without an ambiguous CDF index: {report[key]}")
+    report["psnr_gap_db"] = abs(report["psnr_onnx"] - report["psnr_torch"])
+    if not report["psnr_gap_db"] < PSNR_TOLERANCE_DB:
+        failures.append(f"PSNR differs by {report['psnr_gap_db']:.4f} dB (limit {PSNR_TOLERANCE_DB})")
     return report, failures
 
 
 def _check_fp16(
-    model_dir: Path,
-    torch_nets: TorchNetworks,
-    images: Sequence[str],
-    size: int,
-    qualities: Sequence[int],
-    failures: list[str],
+    model_dir: Path, torch_nets: TorchNetworks, images: dict, qualities: Sequence[int], failures: list[str],
 ) -> dict[str, Any]:
     """PSNR of the float16 synthesis graph vs PyTorch's float32 g_s on the same latents. It changes
     only the reconstruction, never decodability, so the tolerance is looser."""
     from service.runtime import CodecRuntime
 
-    half = CodecRuntime.load(
-        model_dir, providers=["CPUExecutionProvider"], precision="fp16", warm_up=False
-    ).networks
-    report = {"tolerance_db": FP16_PSNR_TOLERANCE_DB, "images": {}}
-    for name, (rgb, mask) in check_images(images, size).items():
+    half = CodecRuntime.load(model_dir, providers=["CPUExecutionProvider"], precision="fp16", warm_up=False).networks
+    report: dict[str, Any] = {"tolerance_db": FP16_PSNR_TOLERANCE_DB, "images": {}}
+    for name, (rgb, mask) in images.items():
         height, width = mask.shape
         for quality in qualities:
             code = codec.encode_tile(torch_nets, rgb, mask, quality)
             image_t = codec.reconstruct(torch_nets, code.y_hat, code.z_hat, quality, width, height)
             image_h = codec.reconstruct(half, code.y_hat, code.z_hat, quality, width, height)
             gap = abs(psnr(rgb, image_h) - psnr(rgb, image_t))
-            report["images"][f"{name}@q{quality}"] = {"psnr_torch": psnr(rgb, image_t), "psnr_fp16": psnr(rgb, image_h), "gap_db": gap}
+            report["images"][f"{name}@q{quality}"] = {
+                "psnr_torch": psnr(rgb, image_t), "psnr_fp16": psnr(rgb, image_h), "gap_db": gap,
+            }
             if not gap < FP16_PSNR_TOLERANCE_DB:
-                failures.append(f"{name} q{quality}: fp16 synthesis PSNR differs by {gap:.4f} dB (limit {FP16_PSNR_TOLERANCE_DB})")
+                failures.append(
+                    f"{name} q{quality}: fp16 synthesis PSNR differs by {gap:.4f} dB (limit {FP16_PSNR_TOLERANCE_DB})"
+                )
     return report
 
 
@@ -203,19 +277,29 @@ def check(
         raise ParityError(f"model id {torch_nets.model_id.hex()} != manifest's {onnx_nets.model_id.hex()}")
     if qualities is None:
         qualities = sorted({1, model.config.num_qualities})
-    reports: dict[str, Any] = {"providers": runtime.providers, "tolerance_db": PSNR_TOLERANCE_DB, "images": {}}
+    reports: dict[str, Any] = {
+        "providers": runtime.providers,
+        "tolerances": {
+            "psnr_db": PSNR_TOLERANCE_DB, "network_relative": NETWORK_TOLERANCE,
+            "rounding_ambiguity": ROUNDING_AMBIGUITY, "scale_ambiguity": SCALE_AMBIGUITY,
+        },
+        "images": {},
+    }
     failures: list[str] = []
-    for name, (rgb, mask) in check_images(images, size).items():
+    checked = check_images(images, size)
+    for name, (rgb, mask) in checked.items():
         for quality in qualities:
             report, failed = compare(torch_nets, onnx_nets, rgb, mask, quality)
             reports["images"][f"{name}@q{quality}"] = report
             failures += [f"{name} q{quality}: {f}" for f in failed]
             log.info(
-                "parity %s q%d: %s, PSNR %.3f / %.3f dB", name, quality,
-                "FAIL" if failed else "ok", report["psnr_torch"], report["psnr_onnx"],
+                "parity %s q%d: %s; PSNR %.3f / %.3f dB; ambiguous decisions %s; cross decodes %s/%s",
+                name, quality, "FAIL" if failed else "ok", report["psnr_torch"], report["psnr_onnx"],
+                {k: v for k, v in report["networks"]["decisions"].items() if k != "symbols"},
+                report["torch_stream_in_onnx"]["ok"], report["onnx_stream_in_torch"]["ok"],
             )
     if "synthesis_fp16" in runtime.manifest["graphs"]:
-        reports["fp16_synthesis"] = _check_fp16(model_dir, torch_nets, images, size, qualities, failures)
+        reports["fp16_synthesis"] = _check_fp16(model_dir, torch_nets, checked, qualities, failures)
     if failures:
         raise ParityError("ONNX export disagrees with PyTorch:\n  " + "\n  ".join(failures))
     return reports

@@ -58,9 +58,13 @@ def test_parity_ran_and_found_equal_latents():
     images = manifest["parity"]["images"]
     assert set(images) == {"random@q1", "random@q5", "page@q1", "page@q5"}
     for name, report in images.items():
+        decisions = report["networks"]["decisions"]
+        assert decisions["symbols"] > 0 and sum(v for k, v in decisions.items() if k != "symbols") == 0, name
+        assert max(report["networks"]["max_relative_diff"].values()) < 1e-4, name
         assert report["latents"]["z_equal"] and report["latents"]["y_symbols_differing"] == 0, name
+        assert report["latents"]["streams_equal"], name
         assert report["torch_stream_in_onnx"]["ok"] and report["onnx_stream_in_torch"]["ok"], name
-        assert report["max_psnr_gap_db"] < 0.01, name
+        assert report["psnr_gap_db"] < 0.01, name
     half = manifest["parity"]["fp16_synthesis"]["images"]
     assert set(half) == set(images) and all(r["gap_db"] < 0.1 for r in half.values())
 
@@ -144,6 +148,21 @@ def test_parity_catches_a_different_model():
     _, model_dir, _ = exported()
     with pytest.raises(parity.ParityError, match="model id"):
         parity.check(tiny_model(seed=1), model_dir, images=("random",), size=64)
+
+
+def test_parity_fails_an_export_whose_scales_are_off():
+    """A wrong entropy-parameter output (far above float noise) gives unexplained decisions."""
+    from screen_codec.models.torch_networks import TorchNetworks
+
+    reference = TorchNetworks(tiny_model())
+    broken = TorchNetworks(tiny_model())
+    moments = broken.entropy.slice_moments
+    broken.entropy.slice_moments = lambda k, *a: (lambda m, s: (m, s * 3 + 1))(*moments(k, *a))
+    rgb = np.random.default_rng(0).integers(0, 256, (64, 64, 3), dtype=np.uint8)
+    report, failures = parity.compare(reference, broken, rgb, np.ones((64, 64), np.uint8), 5)
+    assert report["networks"]["decisions"]["index_unexplained"] > 0
+    assert any("slice.scale differs" in f for f in failures)
+    assert any("away from any boundary" in f for f in failures)
 
 
 def test_checkpoint_loading_compact_and_state_dict(tmp_path):
