@@ -12,6 +12,7 @@
       classical: classical.CODECS, each over its quality sweep   (skipped with --ablation)
     ──► per image and setting: bpp, PSNR-RGB, text PSNR, encode / decode ms
     ──► average curve per codec: mean bpp and mean PSNR over the images at each setting
+    ──► its frontier (settings no other setting of the codec beats on both bpp and PSNR)
     ──► BD-rate / BD-PSNR (bd_rate.py) of each of our variants against each classical codec
         (with --ablation: against the first variant), on the average curves (headline) and per
         image (median); classical codecs also against AVIF 4:4:4, the strongest of them.
@@ -248,9 +249,21 @@ def average_curve(points: Sequence[Point], codec: str) -> Curve:
     ]
 
 
+def frontier(curve: Curve, metric: str = "psnr") -> list[tuple[float, float]]:
+    """(bpp, metric) of the settings no other setting beats on both axes, by rising rate: the
+    operating points a user would pick. A dominated setting (e.g. a codec's lowest quality that
+    costs more bits than the next one) would fold the curve back and spoil the interpolation."""
+    points = sorted((c["bpp"], c[metric]) for c in curve if c[metric] is not None)
+    kept: list[tuple[float, float]] = []
+    for rate, quality in points:
+        if not kept or quality > kept[-1][1]:
+            kept = [k for k in kept if k[0] < rate]  # an equal rate with less quality is beaten
+            kept.append((rate, quality))
+    return kept
+
+
 def _bd(anchor: Curve, test: Curve, metric: str) -> dict[str, Any]:
-    a = [(c["bpp"], c[metric]) for c in anchor if c[metric] is not None]
-    t = [(c["bpp"], c[metric]) for c in test if c[metric] is not None]
+    a, t = frontier(anchor, metric), frontier(test, metric)
     if not a or not t:
         return {"error": f"no {metric} values (no image has a text mask)"}
     try:
@@ -279,15 +292,27 @@ def per_image_bd_rates(points: Sequence[Point], anchor: str, test: str) -> dict[
     return {"median_bd_rate": median, "bd_rate": rates, "no_overlap": failed}
 
 
+def dominance(anchor: Curve, test: Curve) -> dict[str, float] | None:
+    """When the anchor's lowest-rate point beats every test point on both axes (no BD-rate can
+    be measured then), by how much: test's lowest rate / that rate, and that point's PSNR minus
+    the test's highest PSNR. So the test needs >= rate_ratio x the bits for >= psnr_gap dB less."""
+    low = min(anchor, key=lambda c: c["bpp"])
+    test_bpp, test_psnr = min(c["bpp"] for c in test), max(c["psnr"] for c in test)
+    if low["bpp"] > test_bpp or low["psnr"] < test_psnr:
+        return None
+    return {"rate_ratio": test_bpp / low["bpp"], "psnr_gap": low["psnr"] - test_psnr}
+
+
 def compare(points: Sequence[Point], anchor: str, test: str) -> dict[str, Any]:
     """BD-rate / BD-PSNR of ``test`` against ``anchor``: average curves (PSNR-RGB and text PSNR)
-    and per image."""
+    and per image; ``dominated`` when the anchor is better everywhere."""
     curves = {c: average_curve(points, c) for c in (anchor, test)}
     return {
         "anchor": anchor,
         "test": test,
         "psnr": _bd(curves[anchor], curves[test], "psnr"),
         "text_psnr": _bd(curves[anchor], curves[test], "text_psnr"),
+        "dominated": dominance(curves[anchor], curves[test]),
         "per_image": per_image_bd_rates(points, anchor, test),
     }
 
@@ -295,9 +320,10 @@ def compare(points: Sequence[Point], anchor: str, test: str) -> dict[str, Any]:
 def curve_summary(curve: Curve) -> dict[str, Any]:
     """Ranges of a curve and its PSNR read off at ``REPORT_RATES``."""
     rates, psnrs = [c["bpp"] for c in curve], [c["psnr"] for c in curve]
-    try:
-        at = {f"{r:g}": psnr_at_rate(rates, psnrs, r) for r in REPORT_RATES}
-    except ValueError:  # repeated rates: the curve is not a function of rate
+    front = frontier(curve)
+    if len(front) >= 2:
+        at = {f"{r:g}": psnr_at_rate(*zip(*front), r) for r in REPORT_RATES}
+    else:
         at = {f"{r:g}": None for r in REPORT_RATES}
     return {
         "bpp": [min(rates), max(rates)],
@@ -331,10 +357,16 @@ def _fmt(value: float | None, digits: int = 2, signed: bool = False) -> str:
     return f"{value:+.{digits}f}" if signed else f"{value:.{digits}f}"
 
 
-def _bd_cell(result: dict[str, Any], key: str, unit: str) -> str:
+def _bd_cell(comparison: dict[str, Any], key: str, unit: str, metric: str = "psnr") -> str:
+    result = comparison[metric]
     if key in result:
-        return f"{result[key]:+.1f}{unit}"
-    return "no overlap" if "overlap" in result["error"] else "n/a"
+        return f"{result[key]:+.1f}{unit}" if unit == " %" else f"{result[key]:+.2f}{unit}"
+    if "overlap" not in result["error"]:
+        return "n/a"
+    worse = comparison["dominated"]
+    if key == "bd_rate" and metric == "psnr" and worse:
+        return f"no overlap: >= {worse['rate_ratio']:.1f}x bits at >= {worse['psnr_gap']:.1f} dB less"
+    return "no overlap"
 
 
 def markdown(report: dict[str, Any]) -> str:
@@ -343,12 +375,16 @@ def markdown(report: dict[str, Any]) -> str:
     summaries = report["summaries"]
     rates_header = " | ".join(f"PSNR @{r:g} bpp" for r in REPORT_RATES)
     lines += [
-        f"| codec | bpp range | PSNR range (dB) | {rates_header} | BD-rate vs {ANCHOR} | enc ms | dec ms |",
-        "|---|---|---|" + "---|" * len(REPORT_RATES) + "---|---|---|",
+        f"| codec | bpp range | PSNR range (dB) | {rates_header} | BD-rate vs {ANCHOR} "
+        f"| BD-PSNR vs {ANCHOR} | enc ms | dec ms |",
+        "|---|---|---|" + "---|" * len(REPORT_RATES) + "---|---|---|---|",
     ]
     for codec, s in summaries.items():
         bar = report["against_anchor"].get(codec)
-        bd = _bd_cell(bar["psnr"], "bd_rate", " %") if bar else ("anchor" if codec == ANCHOR else "")
+        if bar:
+            bd = f"{_bd_cell(bar, 'bd_rate', ' %')} | {_bd_cell(bar, 'bd_psnr', ' dB')}"
+        else:
+            bd = "anchor | anchor" if codec == ANCHOR else " | "
         at = " | ".join(_fmt(s["psnr_at_bpp"][f"{r:g}"]) for r in REPORT_RATES)
         lines.append(
             f"| {codec} | {s['bpp'][0]:.3f}-{s['bpp'][1]:.3f} | {s['psnr'][0]:.2f}-{s['psnr'][1]:.2f} "
@@ -367,8 +403,8 @@ def markdown(report: dict[str, Any]) -> str:
             n = n_ok + len(per["no_overlap"])
             median = f"{per['median_bd_rate']:+.1f} % ({n_ok}/{n})" if n_ok else f"no overlap (0/{n})"
             lines.append(
-                f"| {c['test']} | {c['anchor']} | {_bd_cell(c['psnr'], 'bd_rate', ' %')} "
-                f"| {_bd_cell(c['psnr'], 'bd_psnr', ' dB')} | {_bd_cell(c['text_psnr'], 'bd_rate', ' %')} "
+                f"| {c['test']} | {c['anchor']} | {_bd_cell(c, 'bd_rate', ' %')} "
+                f"| {_bd_cell(c, 'bd_psnr', ' dB')} | {_bd_cell(c, 'bd_rate', ' %', 'text_psnr')} "
                 f"| {median} |"
             )
     lines += [
