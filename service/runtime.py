@@ -33,6 +33,7 @@ import numpy as np
 import onnxruntime as ort
 
 from screen_codec import codec, detectors
+from screen_codec.bitstream import CorruptBitstreamError
 from screen_codec.entropy.latent_coder import EntropyTables
 
 log = logging.getLogger(__name__)
@@ -86,7 +87,11 @@ class RuntimeOptions:
     providers: tuple[str, ...] | None = None  # None: CUDA if it really loads, else CPU
     entropy_providers: tuple[str, ...] = (CPU,)  # hyper/slice/LRP graphs: the exactness boundary
     intra_op_threads: int = 0  # 0: ORT's choice (one per core)
-    graph_optimization: str = "all"  # disable | basic | extended | all
+    graph_optimization: str = "all"  # analysis/synthesis graphs: disable | basic | extended | all
+    # The entropy-parameter graphs decide CDF indexes: every encoder and decoder that exchange
+    # streams must run them alike. Changing this level changed the float results (and so a few CDF
+    # indexes) in a measurement; thread count did not. Leave it unless all instances change.
+    entropy_graph_optimization: str = "all"
     cpu_arena: bool = True  # ORT's CPU memory arena (faster; keeps peak memory reserved)
     cuda_arena_strategy: str = "kSameAsRequested"  # or kNextPowerOfTwo
     precision: str = "auto"  # synthesis graph: auto (fp16 on CUDA when exported) | fp32 | fp16
@@ -140,15 +145,15 @@ def read_manifest(model_dir: Path) -> dict:
 
 
 # ---------------------------------------------------------------- sessions
-def _session_options(options: RuntimeOptions, threads: int | None = None) -> ort.SessionOptions:
+def _session_options(options: RuntimeOptions, optimization: str) -> ort.SessionOptions:
     so = ort.SessionOptions()
-    so.intra_op_num_threads = options.intra_op_threads if threads is None else threads
+    so.intra_op_num_threads = options.intra_op_threads
     so.inter_op_num_threads = 1
     so.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
     try:
-        so.graph_optimization_level = _OPT_LEVELS[options.graph_optimization]
+        so.graph_optimization_level = _OPT_LEVELS[optimization]
     except KeyError:
-        raise ValueError(f"graph_optimization must be one of {sorted(_OPT_LEVELS)}") from None
+        raise ValueError(f"graph optimisation level must be one of {sorted(_OPT_LEVELS)}, not {optimization!r}") from None
     so.enable_cpu_mem_arena = options.cpu_arena
     so.enable_mem_pattern = False  # shapes change with every image size
     so.log_severity_level = 3
@@ -173,9 +178,11 @@ def _provider_list(providers: Sequence[str], options: RuntimeOptions) -> list:
     return out
 
 
-def _open_session(path: Path, providers: Sequence[str], options: RuntimeOptions) -> ort.InferenceSession:
+def _open_session(
+    path: Path, providers: Sequence[str], options: RuntimeOptions, optimization: str
+) -> ort.InferenceSession:
     return ort.InferenceSession(
-        str(path), sess_options=_session_options(options), providers=_provider_list(providers, options)
+        str(path), sess_options=_session_options(options, optimization), providers=_provider_list(providers, options)
     )
 
 
@@ -287,6 +294,13 @@ class OnnxNetworks:
         start = time.perf_counter()
         (x_hat,) = self._synthesis(y_hat, z_hat, _quality(quality))
         self.timer.add("synthesis", start)
+        if not np.isfinite(x_hat).all():
+            # A derailed rANS decoder (wrong CDF indexes) yields absurd latents; never return them
+            # as an image. Seen when the encoder ran different entropy-parameter arithmetic.
+            raise CorruptBitstreamError(
+                "decoded latents give a non-finite image: the stream does not decode with this model's "
+                "entropy-parameter arithmetic (see docs/RUNTIME.md, Exactness)"
+            )
         return x_hat
 
 
@@ -324,9 +338,9 @@ class CodecRuntime:
             raise ValueError(f"{model_dir} has no fp16 synthesis graph (export with --fp16-synthesis)")
         self.synthesis_precision: str = synthesis_entry["precision"]
         synthesis = self._open(synthesis_entry, self.providers)
-        hyper = self._open(graphs["hyper"], options.entropy_providers)
-        moments = [self._open(s["moments"], options.entropy_providers) for s in graphs["slices"]]
-        lrp = [self._open(s["lrp"], options.entropy_providers) for s in graphs["slices"]]
+        hyper = self._open(graphs["hyper"], options.entropy_providers, entropy=True)
+        moments = [self._open(s["moments"], options.entropy_providers, entropy=True) for s in graphs["slices"]]
+        lrp = [self._open(s["lrp"], options.entropy_providers, entropy=True) for s in graphs["slices"]]
         self.entropy_providers: list[str] = hyper.session.get_providers()
 
         self._networks = OnnxNetworks(
@@ -372,8 +386,9 @@ class CodecRuntime:
         )
         return runtime
 
-    def _open(self, entry: dict, providers: Sequence[str]) -> _Session:
-        return _Session(_open_session(self.model_dir / entry["file"], providers, self.options), entry)
+    def _open(self, entry: dict, providers: Sequence[str], entropy: bool = False) -> _Session:
+        level = self.options.entropy_graph_optimization if entropy else self.options.graph_optimization
+        return _Session(_open_session(self.model_dir / entry["file"], providers, self.options, level), entry)
 
     def _open_quietly(self, entry: dict, providers: Sequence[str]) -> _Session:
         """Open with the default providers: CUDA is tried whenever the wheel lists it (onnxruntime-gpu
