@@ -72,9 +72,32 @@ class LoadedCheckpoint:
     metadata: dict[str, Any] = field(default_factory=dict)
     path: Path | None = None
     kind: str = "none"  # compact | full | state_dict | none (freshly initialised)
+    sha256: list[str] = field(default_factory=list)  # of the checkpoint file(s), as read
+
+
+def _checkpoint_files(path: Path) -> list[Path]:
+    from training.checkpoint import compact_files
+
+    try:
+        return compact_files(path)
+    except (FileNotFoundError, ValueError):
+        return [path]
 
 
 def load_checkpoint(path: Path) -> LoadedCheckpoint:
+    """:func:`read_checkpoint`, with the sha256 of its files taken before and after reading (a
+    trainer may replace them meanwhile: then this raises and the export can be retried)."""
+    path = Path(path)
+    before = [sha256_file(p) for p in _checkpoint_files(path)]
+    loaded = read_checkpoint(path)
+    after = [sha256_file(p) for p in _checkpoint_files(path)]
+    if before != after:
+        raise RuntimeError(f"{path} changed while it was read (a trainer saving?); retry the export")
+    loaded.sha256 = after
+    return loaded
+
+
+def read_checkpoint(path: Path) -> LoadedCheckpoint:
     """A float32 model from a compact checkpoint (compact.pt or its parts), a full training
     checkpoint (last.pt) or a plain ``{"config": json|dict, "state_dict": ...}`` file."""
     from training import checkpoint as ckpt  # the trainer's reader (strict, tolerant of rANS buffers)
@@ -385,16 +408,10 @@ def build_manifest(
     }
     checkpoint = None
     if loaded.path is not None:
-        from training.checkpoint import compact_files
-
-        try:
-            parts = compact_files(loaded.path) if loaded.kind == "compact" else [loaded.path]
-        except FileNotFoundError:
-            parts = [loaded.path]
         checkpoint = {
             "path": str(loaded.path),
             "kind": loaded.kind,
-            "sha256": [sha256_file(p) for p in parts],
+            "sha256": loaded.sha256,
             "step": loaded.metadata.get("step"),
             "train_config": loaded.metadata.get("train_config"),
             "git_commit": loaded.metadata.get("git_commit"),

@@ -19,8 +19,9 @@ if [[ "${1:-}" == "--untrained" ]]; then
 else
   ckpt=${1:-}
   if [[ -z "$ckpt" ]]; then
-    # newest compact checkpoint (single file or first part), else newest full checkpoint
-    newest=$(ls -t runs/*/compact.pt runs/*/compact.pt.part1of* runs/*/last.pt 2>/dev/null | head -n 1 || true)
+    # newest compact checkpoint (single file or first part), else the newest full checkpoint
+    newest=$(ls -t runs/*/compact.pt runs/*/compact.pt.part1of* 2>/dev/null | head -n 1 || true)
+    [[ -n "$newest" ]] || newest=$(ls -t runs/*/last.pt 2>/dev/null | head -n 1 || true)
     if [[ -z "$newest" ]]; then
       echo "no checkpoint under runs/ (runs/*/compact.pt or last.pt); pass a PATH or --untrained" >&2
       exit 2

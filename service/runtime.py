@@ -41,7 +41,7 @@ log = logging.getLogger(__name__)
 MANIFEST = "manifest.json"
 FORMAT = "screen_codec.model"
 SUPPORTED_FORMAT_VERSIONS = (1,)
-TILE_SIZE_ENV = "SCREEN_CODEC_TILE_SIZE"  # overrides RuntimeOptions.tile_size when load() isn't given one
+TILE_SIZE_ENV = "SCREENCODEC_TILE_SIZE"  # overrides RuntimeOptions.tile_size when load() isn't given one
 CPU = "CPUExecutionProvider"
 CUDA = "CUDAExecutionProvider"
 # Detectors the serving world can run (craft needs torch).
