@@ -37,19 +37,23 @@ def tiny_model(seed: int = 0):
 @functools.lru_cache(maxsize=None)
 def exported() -> tuple[object, Path, dict]:
     """(model, model_dir, manifest) of the tiny model, exported once per session."""
-    torch.set_num_threads(1)  # the test host has 2 shared cores
     root = Path(tempfile.mkdtemp(prefix="export_test_"))
     atexit.register(shutil.rmtree, root, True)
     model = tiny_model()
-    manifest = ex.export_model(
-        model,
-        root / "model",
-        detector="morph",
-        trained=False,
-        fp16_synthesis=True,
-        parity_images=("random", "page"),
-        parity_size=96,
-    )
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # the test host has 2 shared cores; restored for the other tests
+    try:
+        manifest = ex.export_model(
+            model,
+            root / "model",
+            detector="morph",
+            trained=False,
+            fp16_synthesis=True,
+            parity_images=("random", "page"),
+            parity_size=96,
+        )
+    finally:
+        torch.set_num_threads(threads)
     return model, root / "model", manifest
 
 
