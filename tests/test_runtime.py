@@ -21,7 +21,7 @@ import pytest
 
 from pages import render_page
 from screen_codec import codec
-from screen_codec.bitstream import Bitstream, ForeignModelError, pack, unpack
+from screen_codec.bitstream import Bitstream, CorruptBitstreamError, ForeignModelError, pack, unpack
 from service.runtime import CodecRuntime, ModelDirectoryError
 from test_export import exported
 
@@ -159,6 +159,14 @@ def test_foreign_streams_are_refused(runtime, tmp_path):
     other = pack(Bitstream(3, b"\x00" * 8, 64, 64, 0, stream.tiles))
     with pytest.raises(ForeignModelError):
         runtime.decode(other)
+
+
+def test_non_finite_reconstructions_are_refused(runtime):
+    """What a derailed rANS decode (CDF indexes computed differently) ends in: an error, not garbage."""
+    nets = runtime.networks
+    y_hat = np.full((1, 80, 4, 4), np.inf, np.float32)
+    with pytest.raises(CorruptBitstreamError, match="entropy-parameter arithmetic"):
+        nets.synthesise(y_hat, np.zeros((1, 48, 1, 1), np.float32), 3)
 
 
 def test_tampered_model_directories_are_refused(model_dir, tmp_path):
