@@ -11,7 +11,7 @@ from google.protobuf import descriptor_pool, message_factory
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha.proto_reflection_descriptor_database import ProtoReflectionDescriptorDatabase
 
-from conftest_service import codec_runtime, png_to_rgb, psnr, running_server, screenshots
+from conftest_service import assert_faithful, codec_runtime, png_to_rgb, psnr, running_server, screenshots
 from fake_runtime import FakeRuntime
 from screen_codec import bitstream
 from service.api.screencodec.v1 import screencodec_pb2 as pb
@@ -106,7 +106,9 @@ def test_round_trip_every_quality_psnr_rises(stub, levels, name):
         assert image.shape == reference.shape
         scores.append(psnr(reference, image))
         sizes.append(len(encoded.bitstream))
-    assert scores == sorted(scores) and scores[-1] > scores[0] + 3, scores
+    # Strictly better with each level; how much better is the model's RD curve (bench/rd.py).
+    assert all(a < b for a, b in zip(scores, scores[1:])) and scores[-1] > scores[0] + 0.5, scores
+    assert_faithful(reference, image)
     assert sizes == sorted(sizes), sizes
 
 
@@ -135,7 +137,7 @@ def test_default_quality_and_input_formats_agree(stub):
     encoded = stub.Encode(pb.EncodeRequest(image=jpeg, quality=5))
     raw = stub.Decode(pb.DecodeRequest(bitstream=encoded.bitstream, format=pb.OUTPUT_FORMAT_RAW_RGB8))
     assert raw.format == pb.OUTPUT_FORMAT_RAW_RGB8 and len(raw.image) == width * height * 3
-    assert psnr(rgb, np.frombuffer(raw.image, np.uint8).reshape(height, width, 3)) > 25
+    assert_faithful(rgb, np.frombuffer(raw.image, np.uint8).reshape(height, width, 3))
 
 
 def test_text_mask_choices_reach_the_runtime():
@@ -245,7 +247,7 @@ def test_messages_over_4_mib_work(stub):
     encoded = stub.Encode(pb.EncodeRequest(raw=raw, quality=5))
     decoded = stub.Decode(pb.DecodeRequest(bitstream=encoded.bitstream, format=pb.OUTPUT_FORMAT_RAW_RGB8))
     assert len(decoded.image) == len(raw.data) > 4 << 20
-    assert psnr(frame, np.frombuffer(decoded.image, np.uint8).reshape(frame.shape)) > 25
+    assert_faithful(frame, np.frombuffer(decoded.image, np.uint8).reshape(frame.shape))
 
 
 def test_message_over_configured_limit_is_resource_exhausted():
