@@ -206,7 +206,7 @@ def reusable_points(path: Path | None, versions: dict[str, str], threads: int) -
         print(f"--reuse {path}: different libraries or threads; recomputing", file=sys.stderr)
         return {}
     return {
-        (p["sha256"], p["codec"], p["setting"]): p
+        (p["sha256"], p["codec"], p["setting"]): {"reused_from": f"{path} ({meta['date']})", **p}
         for p in earlier["points"]
         if p["codec"] in classical.CODECS
     }
