@@ -16,7 +16,7 @@ from pathlib import Path
 
 import torch
 
-from .export import LoadedCheckpoint, export_model, load_checkpoint, typical_bpp_from_validation
+from .export import LoadedCheckpoint, export_model, load_checkpoint, validation_rd
 from .parity import ParityError
 
 
@@ -39,14 +39,14 @@ def main(argv: list[str] | None = None) -> int:
 
     if args.checkpoint is not None:
         loaded = load_checkpoint(args.checkpoint)
-        typical = typical_bpp_from_validation(args.checkpoint, loaded.metadata.get("step"))
+        validation = validation_rd(args.checkpoint, loaded.metadata.get("step"))
         trained = True
     else:
         from screen_codec.models import build_model
 
         torch.manual_seed(args.seed)
         loaded = LoadedCheckpoint(build_model(args.untrained), {"seed": args.seed})
-        typical, trained = {}, False
+        validation, trained = {}, False
     try:
         manifest = export_model(
             loaded.model,
@@ -56,7 +56,7 @@ def main(argv: list[str] | None = None) -> int:
             fp16_synthesis=args.fp16_synthesis,
             trained=trained,
             default_quality=args.default_quality,
-            typical_bpp=typical,
+            validation=validation,
         )
     except ParityError as error:
         print(f"export FAILED, {args.out} left as it was: {error}", file=sys.stderr)

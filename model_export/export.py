@@ -127,9 +127,9 @@ def read_checkpoint(path: Path) -> LoadedCheckpoint:
         return LoadedCheckpoint(model, dict(obj.get("metadata", {})), path, "state_dict")
 
 
-def typical_bpp_from_validation(checkpoint: Path, step: int | None) -> dict[int, float]:
-    """Mean bpp per quality from the trainer's val.csv beside the checkpoint, at ``step`` (or the
-    latest validated step); {} when there is none."""
+def validation_rd(checkpoint: Path, step: int | None) -> dict[int, dict[str, float]]:
+    """Measured RD per quality from the trainer's val.csv beside the checkpoint, at ``step`` (or
+    the latest validated step): {quality: {typical_bpp, psnr, text_psnr}}; {} when there is none."""
     val = checkpoint.parent / "val.csv"
     if not val.is_file():
         return {}
@@ -139,7 +139,16 @@ def typical_bpp_from_validation(checkpoint: Path, step: int | None) -> dict[int,
         return {}
     steps = sorted({int(r["step"]) for r in rows})
     chosen = step if step in steps else steps[-1]
-    return {int(r["quality"]): float(r["bpp"]) for r in rows if int(r["step"]) == chosen}
+    return {
+        int(r["quality"]): {
+            "typical_bpp": float(r["bpp"]),
+            "psnr": float(r["psnr"]),
+            "text_psnr": float(r["text_psnr"]),
+            "step": chosen,
+        }
+        for r in rows
+        if int(r["step"]) == chosen
+    }
 
 
 # ---------------------------------------------------------------- export-only modules
@@ -397,7 +406,7 @@ def build_manifest(
     detector: str,
     trained: bool,
     default_quality: int | None,
-    typical_bpp: dict[int, float],
+    validation: dict[int, dict[str, float]],
 ) -> dict:
     config = model.config
     tables = entropy_tables(model).to_dict()
@@ -417,7 +426,12 @@ def build_manifest(
             "git_commit": loaded.metadata.get("git_commit"),
         }
     qualities = [
-        {"index": q, "lambda": lmbda, "typical_bpp": typical_bpp.get(q)}
+        {
+            "index": q,
+            "lambda": lmbda,
+            "typical_bpp": validation.get(q, {}).get("typical_bpp"),
+            "validation": validation.get(q),
+        }
         for q, lmbda in enumerate(config.lambdas, start=1)
     ]
     return {
@@ -483,7 +497,7 @@ def export_model(
     fp16_synthesis: bool = False,
     trained: bool = True,
     default_quality: int | None = None,
-    typical_bpp: dict[int, float] | None = None,
+    validation: dict[int, dict[str, float]] | None = None,
     parity_images: Sequence[str] = ("random", "page", "screenshot"),
     parity_size: int = 256,
 ) -> dict:
@@ -504,7 +518,7 @@ def export_model(
         graphs = export_graphs(model, staging, fp16_synthesis)
         log.info("exported %d graphs in %.1f s", len(list(staging.glob("*.onnx"))), time.perf_counter() - start)
         manifest = build_manifest(
-            model, graphs, staging, loaded, detector, trained, default_quality, typical_bpp or {}
+            model, graphs, staging, loaded, detector, trained, default_quality, validation or {}
         )
         write_manifest(staging, manifest)
         start = time.perf_counter()

@@ -9,7 +9,7 @@ screenshot from tests/test_service_screens) at the lowest and highest quality:
    (float32 reordering gives ~1e-6; a wrong export gives O(1)).
 2. The quantisation decisions on those outputs: z and y symbols (round(y - mean)) and CDF indexes
    (scale -> scale_table entry). Every decision that differs must be *ambiguous*: the PyTorch value
-   lies within float tolerance of the decision boundary (a .5 for rounding, a table entry for a
+   lies within float tolerance of the decision boundary (a .5 for rounding, the geometric midpoint of two table entries for a
    scale index). An unambiguous difference fails the export.
 3. Whole codec, each world on its own: encode_tile + decode, |PSNR(ONNX) - PSNR(PyTorch)| must be
    < 0.01 dB, and the quantised latents of the two encoders must be equal (unless step 2 found an
@@ -32,7 +32,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from screen_codec import codec
-from screen_codec.entropy.latent_coder import scale_indexes
+from screen_codec.entropy.latent_coder import scale_boundaries, scale_indexes
 from screen_codec.models import ScreenContentCodec
 from screen_codec.models.torch_networks import TorchNetworks
 
@@ -44,7 +44,7 @@ PSNR_TOLERANCE_DB = 0.01
 FP16_PSNR_TOLERANCE_DB = 0.1  # the float16 synthesis graph (GPU), run here on the CPU provider
 NETWORK_TOLERANCE = 1e-3  # max |onnx - torch| / max |torch| per network output
 ROUNDING_AMBIGUITY = 1e-3  # |v - (k + 0.5)| below this: rounding may go either way
-SCALE_AMBIGUITY = 1e-4  # |sigma - entry| / entry below this: the CDF index may go either way
+SCALE_AMBIGUITY = 1e-4  # |sigma - boundary| / boundary below this: the CDF index may go either way
 
 
 class ParityError(AssertionError):
@@ -120,8 +120,8 @@ class _Decisions:
         a, b = scale_indexes(reference, table), scale_indexes(other, table)
         differ = a != b
         if differ.any():
-            entry = table[np.minimum(a, b)[differ]]
-            near = np.abs(reference[differ] - entry) / entry < SCALE_AMBIGUITY
+            boundary = scale_boundaries(table)[np.minimum(a, b)[differ]]
+            near = np.abs(reference[differ] - boundary) / boundary < SCALE_AMBIGUITY
             self.counts["index_ambiguous"] += int(near.sum())
             self.counts["index_unexplained"] += int((~near).sum())
 

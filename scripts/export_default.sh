@@ -35,6 +35,13 @@ fi
 staging=$(mktemp -d "$(dirname "$OUT")/.export_default.XXXXXX")
 trap 'rm -rf "$staging"' EXIT
 "$PY" -m model_export "${source_args[@]}" --out "$staging/model" --fp16-synthesis --detector dbnet
+# The trained weights travel with the bundle (the core asset: continue training, torch reference
+# codec); the manifest records their sha256 under "checkpoint".
+if [[ -n "${ckpt:-}" ]]; then
+  for part in "$ckpt" "$ckpt".part*of*; do
+    [[ -f $part ]] && cp "$part" "$staging/model/"
+  done
+fi
 
 bytes=$(du -sb "$staging/model" | cut -f1)
 mb=$(( bytes / 1000000 ))

@@ -184,6 +184,10 @@ def test_checkpoint_loading_compact_and_state_dict(tmp_path):
     model.update_entropy_tables()
     assert model_id(plain.model) == model_id(model)
     (tmp_path / "val.csv").write_text("step,quality,lambda,bpp,psnr,text_psnr\n5,1,0.1,0.5,30,30\n7,1,0.1,0.25,31,31\n7,2,0.2,0.5,32,32\n")
-    assert ex.typical_bpp_from_validation(tmp_path / "compact.pt", 7) == {1: 0.25, 2: 0.5}
-    assert ex.typical_bpp_from_validation(tmp_path / "compact.pt", 99) == {1: 0.25, 2: 0.5}
+    at_7 = {
+        1: {"typical_bpp": 0.25, "psnr": 31.0, "text_psnr": 31.0, "step": 7},
+        2: {"typical_bpp": 0.5, "psnr": 32.0, "text_psnr": 32.0, "step": 7},
+    }
+    assert ex.validation_rd(tmp_path / "compact.pt", 7) == at_7
+    assert ex.validation_rd(tmp_path / "compact.pt", 99) == at_7
     assert np.isfinite(loaded.model.gains.log_gain.detach().numpy()).all()

@@ -77,12 +77,21 @@ class EntropyTables:
         )
 
 
+def scale_boundaries(scale_table: np.ndarray) -> np.ndarray:
+    """Decision boundaries between neighbouring table entries: their geometric midpoints."""
+    return np.sqrt(scale_table[:-1] * scale_table[1:]).astype(np.float32)
+
+
 def scale_indexes(scales: np.ndarray, scale_table: np.ndarray) -> np.ndarray:
-    """Index of the Gaussian CDF for each scale: the number of table entries (but the last) that
-    are strictly below it; same rule as CompressAI's ``GaussianConditional.build_indexes``."""
-    return np.searchsorted(scale_table[:-1], scales.astype(np.float32), side="left").astype(
-        np.int32
-    )
+    """Index of the Gaussian CDF for each scale: the table entry nearest in log scale.
+
+    CompressAI takes the first entry >= the scale, which codes with a distribution up to one table
+    step (x1.13) too wide; the nearest entry halves the worst-case mismatch and cuts the average
+    excess rate (KL ~ (log ratio)^2 / 2) by about 4x. Measured on the bundled model: coded y size
+    went from 1.009-1.072x to 0.994-1.010x of the likelihood estimate (docs/MODEL.md).
+    """
+    boundaries = scale_boundaries(scale_table)
+    return np.searchsorted(boundaries, scales.astype(np.float32), side="left").astype(np.int32)
 
 
 def _channel_indexes(shape: tuple[int, ...]) -> np.ndarray:
