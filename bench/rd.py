@@ -43,11 +43,19 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a script from anywhere
 
 from bench import classical  # noqa: E402
 from bench.bd_rate import bd_psnr, bd_rate, psnr_at_rate  # noqa: E402
+from screen_codec.codec import decode_image, encode_image  # noqa: E402
+from screen_codec.detectors import text_mask  # noqa: E402
+from screen_codec.models import build_model, parameter_counts  # noqa: E402
+from screen_codec.models.torch_networks import TorchNetworks  # noqa: E402
+from training.checkpoint import load_compact  # noqa: E402
+from training.data import store  # noqa: E402
+from training.data.canvas import rasterise_boxes  # noqa: E402
 
 IMAGE_SUFFIXES = (".png", ".webp", ".jpg", ".jpeg", ".bmp")
 ANCHOR = "avif-444"  # the bar (FINDINGS section 5)
@@ -69,9 +77,6 @@ class BenchImage:
 
 # ---------------------------------------------------------------- images
 def _ground_truth_mask(path: Path, width: int, height: int) -> tuple[np.ndarray | None, str | None]:
-    from training.data import store
-    from training.data.canvas import rasterise_boxes
-
     meta_path, mask_png = path.with_suffix(".json"), store.mask_path(path)
     if meta_path.is_file():
         boxes = json.loads(meta_path.read_text()).get("word_boxes")
@@ -90,8 +95,6 @@ def _image_files(spec: str, split: str) -> list[Path]:
             if p.suffix.lower() in IMAGE_SUFFIXES and ".mask." not in p.name and ".det-" not in p.name
         )
     if path.name == "manifest.json":
-        from training.data import store
-
         items = store.read_manifest(path.parent)
         return [path.parent / it.image for it in items if it.split == split and it.kind == "screenshot"]
     if path.suffix.lower() in IMAGE_SUFFIXES:
@@ -103,11 +106,9 @@ def _image_files(spec: str, split: str) -> list[Path]:
 
 def load_images(specs: Sequence[str], split: str = "test") -> list[BenchImage]:
     """Images from folders, files, list files or a data manifest (screenshots of ``split``)."""
-    from training.data.store import load_rgb
-
     images = []
     for path in (p for spec in specs for p in _image_files(spec, split)):
-        rgb = load_rgb(path)
+        rgb = store.load_rgb(path)
         mask, source = _ground_truth_mask(path, rgb.shape[1], rgb.shape[0])
         name = f"{path.parent.name}/{path.stem}"
         images.append(BenchImage(name, str(path), rgb, mask, source, hashlib.sha256(rgb.tobytes()).hexdigest()))
@@ -122,18 +123,12 @@ class Variant:
     label: str
     checkpoint: str
     detector: str
-    nets: Any  # screen_codec.models.torch_networks.TorchNetworks
+    nets: TorchNetworks
     info: dict[str, Any]
 
 
 def load_variant(checkpoint: str, detector: str, seed: int) -> Variant:
     """Our model behind ``codec.CodecNetworks``, from a compact checkpoint or ``untrained:<config>``."""
-    import torch
-
-    from screen_codec.models import build_model, parameter_counts
-    from screen_codec.models.torch_networks import TorchNetworks
-    from training.checkpoint import load_compact
-
     if checkpoint.startswith("untrained:"):
         config = checkpoint.split(":", 1)[1]
         torch.manual_seed(seed)
@@ -156,9 +151,6 @@ def load_variant(checkpoint: str, detector: str, seed: int) -> Variant:
 
 def run_variant(variant: Variant, images: Sequence[BenchImage], tile_size: int) -> list[Point]:
     """Code every image at every quality through the real bitstream path and measure it."""
-    from screen_codec.codec import decode_image, encode_image
-    from screen_codec.detectors import text_mask
-
     points = []
     for image in images:
         start = time.perf_counter()
@@ -494,8 +486,6 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
 
 def main(argv: Sequence[str] | None = None) -> None:
     args = parse_args(argv)
-    import torch
-
     torch.set_num_threads(args.threads)
     host = host_info(args.threads)
     images = load_images(args.images, args.split)
