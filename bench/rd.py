@@ -35,6 +35,7 @@ import json
 import os
 import platform
 import statistics
+import subprocess
 import sys
 import time
 from collections.abc import Sequence
@@ -329,6 +330,17 @@ def curve_summary(curve: Curve) -> dict[str, Any]:
 
 
 # ---------------------------------------------------------------- report
+def code_version() -> dict[str, Any]:
+    """The commit the codec code came from, and whether its files differed from it."""
+    root = Path(__file__).resolve().parents[1]
+
+    def git(*command: str) -> str:
+        return subprocess.run(["git", *command], cwd=root, capture_output=True, text=True).stdout.strip()
+
+    changed = git("status", "--porcelain", "--", "screen_codec", "training", "bench")
+    return {"git_commit": git("rev-parse", "HEAD"), "changed_files": changed.splitlines()}
+
+
 def host_info(threads: int) -> dict[str, Any]:
     cpu = next(
         (line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
@@ -418,7 +430,7 @@ def markdown(report: dict[str, Any]) -> str:
 
 def build_report(
     args: argparse.Namespace,
-    host: dict[str, Any],
+    provenance: dict[str, Any],
     images: Sequence[BenchImage],
     variants: Sequence[Variant],
     points: list[Point],
@@ -437,7 +449,7 @@ def build_report(
         "meta": {
             "command": " ".join([Path(sys.executable).name, *sys.argv]),
             "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-            "host": host,
+            **provenance,
             "threads": args.threads,
             "libraries": classical.library_versions(),
             "codec_labels": {c: classical.CODECS[c].label for c in codecs},
@@ -488,6 +500,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     args = parse_args(argv)
     torch.set_num_threads(args.threads)
     host = host_info(args.threads)
+    code = code_version()  # at the start: the code this run imported
     images = load_images(args.images, args.split)
     variants = [load_variant(c, d, args.seed) for c in args.checkpoint for d in args.detector]
     if args.ablation and len(variants) < 2:
@@ -499,7 +512,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     for variant in variants:
         points += run_variant(variant, images, args.tile_size)
     host["load_average_end"] = os.getloadavg()
-    report = build_report(args, host, images, variants, points)
+    report = build_report(args, {"host": host, "code": code}, images, variants, points)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(report, indent=1))
     text = markdown(report)
