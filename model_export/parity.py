@@ -14,9 +14,11 @@ screenshot from tests/test_service_screens) at the lowest and highest quality:
 3. Whole codec, each world on its own: encode_tile + decode, |PSNR(ONNX) - PSNR(PyTorch)| must be
    < 0.01 dB, and the quantised latents of the two encoders must be equal (unless step 2 found an
    ambiguous decision, which legitimately changes everything coded after it).
-4. Cross decoding (PyTorch's stream in ONNX, ONNX's stream in PyTorch) is run and reported; it must
-   succeed unless step 2 found an ambiguous CDF index (then the rANS decoder derails: a float32
-   entropy path cannot be bit-exact across implementations; see docs/RUNTIME.md, "Exactness").
+4. Cross decoding (PyTorch's stream in ONNX, ONNX's stream in PyTorch) is run and reported, not
+   gated: inside the autoregressive loop float32 drift accumulates (each slice feeds the next), so a
+   CDF index can flip where step 2, on shared inputs, sees none (measured on the step-2400 default:
+   one 512x512 screenshot at q1 failed both ways with no ambiguous decision on shared inputs). A
+   float32 entropy path cannot be bit-exact across implementations; see docs/RUNTIME.md, "Exactness".
 5. The float16 synthesis graph, when exported: PSNR within 0.1 dB of PyTorch's float32 g_s.
 
 The report (numbers per image) goes into the manifest under "parity".
@@ -226,8 +228,6 @@ def compare(
     for key, image in (("torch_stream_in_onnx", image_to), ("onnx_stream_in_torch", image_ot)):
         if image is not None:
             report[key]["psnr"] = psnr(rgb, image)
-        elif not decisions["index_ambiguous"]:
-            failures.append(f"{key}: cross decode failed without an ambiguous CDF index: {report[key]}")
     report["psnr_gap_db"] = abs(report["psnr_onnx"] - report["psnr_torch"])
     if not report["psnr_gap_db"] < PSNR_TOLERANCE_DB:
         failures.append(f"PSNR differs by {report['psnr_gap_db']:.4f} dB (limit {PSNR_TOLERANCE_DB})")
