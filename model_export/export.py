@@ -21,7 +21,6 @@ from __future__ import annotations
 import contextlib
 import copy
 import csv
-import hashlib
 import importlib.metadata
 import json
 import logging
@@ -44,6 +43,7 @@ from screen_codec.layers import attention as _attention
 from screen_codec.codec import PAD_MULTIPLE
 from screen_codec.models import ModelConfig, ScreenContentCodec
 from screen_codec.models.torch_networks import entropy_tables, model_id
+from service.runtime import sha256_file, tables_digest
 
 log = logging.getLogger(__name__)
 
@@ -347,19 +347,6 @@ def export_graphs(model: ScreenContentCodec, out: Path, fp16_synthesis: bool = F
 
 
 # ---------------------------------------------------------------- manifest
-def sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
-def tables_digest(tables: dict) -> str:
-    """sha256 of the entropy tables' canonical JSON (the manifest carries them inline)."""
-    return hashlib.sha256(json.dumps(tables, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
-
-
 def _version(package: str) -> str:
     try:
         return importlib.metadata.version(package)

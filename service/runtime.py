@@ -110,7 +110,8 @@ def sha256_file(path: Path) -> str:
     return digest.hexdigest()
 
 
-def _tables_digest(tables: dict) -> str:
+def tables_digest(tables: dict) -> str:
+    """sha256 of the entropy tables' canonical JSON (the manifest carries them inline)."""
     return hashlib.sha256(json.dumps(tables, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
 
 
@@ -139,7 +140,7 @@ def read_manifest(model_dir: Path) -> dict:
                 f"{model_dir}: sha256 of {name} is {actual}, the manifest says {expected['sha256']}: "
                 "the file was modified or corrupted; re-export the model (python -m model_export)"
             )
-    if _tables_digest(manifest["entropy_tables"]) != manifest.get("entropy_tables_sha256"):
+    if tables_digest(manifest["entropy_tables"]) != manifest.get("entropy_tables_sha256"):
         raise ModelDirectoryError(f"{path}: the entropy tables do not match their sha256")
     return manifest
 

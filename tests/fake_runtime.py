@@ -12,38 +12,16 @@ from __future__ import annotations
 import json
 import threading
 import time
-from dataclasses import dataclass
 from pathlib import Path
 
 import cv2
 import numpy as np
 
 from screen_codec import bitstream
+from service.runtime import DecodeResult, EncodeResult, QualityLevel
 
 MODEL_ID = b"fake\x00\x00\x00\x01"
 _STEPS = {1: 48, 2: 24, 3: 12, 4: 6, 5: 2}  # quantisation step per quality level
-
-
-@dataclass(frozen=True)
-class QualityLevel:
-    index: int
-    lmbda: float
-    typical_bpp: float | None
-
-
-@dataclass
-class EncodeResult:
-    bitstream: bytes
-    width: int
-    height: int
-    bpp: float
-    timings_ms: dict[str, float]
-
-
-@dataclass
-class DecodeResult:
-    rgb: np.ndarray
-    timings_ms: dict[str, float]
 
 
 class FakeRuntime:
