@@ -69,7 +69,10 @@ def main(argv: list[str] | None = None) -> int:
         "files_mb": round(size / 1e6, 2),
         "parity_psnr_gap_db": {k: round(v["psnr_gap_db"], 5) for k, v in manifest["parity"]["images"].items()},
         "parity_ambiguous_decisions": {
-            k: v["networks"]["decisions"]["symbol_ambiguous"] + v["networks"]["decisions"]["index_ambiguous"]
+            k: v["networks"]["decisions"]["symbol_ambiguous"] for k, v in manifest["parity"]["images"].items()
+        },
+        "parity_cross_decoding": {
+            k: [v["torch_stream_in_onnx"]["ok"], v["onnx_stream_in_torch"]["ok"]]
             for k, v in manifest["parity"]["images"].items()
         },
     }, indent=1))

@@ -3,17 +3,17 @@
     checkpoint ──load──► ScreenContentCodec ──update_entropy_tables()──► model_id, EntropyTables
         ──inference copy (GDN's LowerBound autograd.Function -> plain max)──► torch.onnx.export
         ──► analysis.onnx  (x, mask, quality -> y_q, z_q)          EPG + g_a(+g_a,p) + h_a(+h_a,p)
-            hyper.onnx     (z_hat_q, quality -> means, scales)     h_s with the inverse hyper gain
-            slice_k.onnx   (means, scales, support_0.. -> mean, scale)      one per slice k
-            lrp_k.onnx     (means, support_0.., y_hat -> refined)           one per slice k
             synthesis.onnx (y_hat_q, z_hat_q, quality -> x_hat)    w = h_w(z^), g_s(+g_s,p)
             [synthesis_fp16.onnx  with --fp16-synthesis: the same graph in float16, fp32 I/O]
+        ──quantise h_s, slice mean/scale, LRP──► entropy_parameters.npz  (integer weights)
         ──parity (model_export/parity.py) in a temporary directory──► manifest.json ──► rename to out
 
-The entropy-path graphs (hyper, slice_k, lrp_k) are always float32: they decide CDF indexes and
-symbol offsets (the exactness boundary of ARCHITECTURE.md). Every graph has dynamic batch, height
-and width, opset 17, TorchScript-based exporter (``dynamo=False``). The export fails, leaving any
-previous model directory untouched, when parity fails.
+The entropy-parameter networks decide CDF indexes and symbol offsets (the exactness boundary of
+ARCHITECTURE.md), so they are not ONNX graphs: they are exported as the integer weights that
+``screen_codec.entropy.integer_networks`` runs bit-exactly on any machine, the same arithmetic the
+PyTorch reference codes with. Every graph has dynamic batch, height and width, opset 17,
+TorchScript-based exporter (``dynamo=False``). The export fails, leaving any previous model
+directory untouched, when parity fails.
 """
 
 from __future__ import annotations
@@ -34,6 +34,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterator, Sequence
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
@@ -42,7 +43,8 @@ from screen_codec._compressai import compressai_module
 from screen_codec.layers import attention as _attention
 from screen_codec.codec import PAD_MULTIPLE
 from screen_codec.models import ModelConfig, ScreenContentCodec
-from screen_codec.models.torch_networks import entropy_tables, model_id
+from screen_codec.entropy.integer_networks import FORMAT as INTEGER_FORMAT
+from screen_codec.models.torch_networks import entropy_tables, integer_entropy_parameters, model_id
 from service.runtime import sha256_file, tables_digest
 
 log = logging.getLogger(__name__)
@@ -199,38 +201,6 @@ class AnalysisGraph(nn.Module):
         return self.model.analyse(x, mask, quality)
 
 
-class HyperGraph(nn.Module):
-    def __init__(self, model: ScreenContentCodec) -> None:
-        super().__init__()
-        self.model = model
-
-    def forward(self, z_hat_q: Tensor, quality: Tensor) -> tuple[Tensor, Tensor]:
-        return self.model.hyper(z_hat_q, quality)
-
-
-class SliceGraph(nn.Module):
-    """Mean and scale of slice k from the hyper output and its support slices."""
-
-    def __init__(self, model: ScreenContentCodec, k: int) -> None:
-        super().__init__()
-        self.slices, self.k = model.slices, k
-
-    def forward(self, means: Tensor, scales: Tensor, *support: Tensor) -> tuple[Tensor, Tensor]:
-        return self.slices.moments(self.k, means, scales, list(support))
-
-
-class LrpGraph(nn.Module):
-    """Latent residual prediction of slice k: y^_k + 0.5 tanh(lrp_k(means, support, y^_k))."""
-
-    def __init__(self, model: ScreenContentCodec, k: int) -> None:
-        super().__init__()
-        self.slices, self.k = model.slices, k
-
-    def forward(self, means: Tensor, *support_and_y: Tensor) -> Tensor:
-        *support, y_hat = support_and_y
-        return self.slices.refine(self.k, means, support, y_hat)
-
-
 class SynthesisGraph(nn.Module):
     """g_s; with ``half`` the network runs in float16 between float32 inputs and output."""
 
@@ -291,7 +261,6 @@ def _graph_entry(file: str, inputs: Sequence[str], outputs: Sequence[str], preci
 
 def export_graphs(model: ScreenContentCodec, out: Path, fp16_synthesis: bool = False) -> dict:
     """Write every ONNX file of ``model`` into ``out``; returns the manifest's ``graphs`` entry."""
-    config = model.config
     net = inference_copy(model)
     height, width = 2 * PAD_MULTIPLE, 3 * PAD_MULTIPLE  # unequal sides keep H and W distinct
     torch.manual_seed(0)
@@ -301,9 +270,6 @@ def export_graphs(model: ScreenContentCodec, out: Path, fp16_synthesis: bool = F
     with torch.no_grad():
         y, z = net.analyse(x, mask, quality)
         z_hat = torch.round(z)
-        means, scales = net.hyper(z_hat, quality)
-    slice_ch = config.M // config.num_slices
-    y_slice = y[:, :slice_ch]
     graphs: dict[str, Any] = {}
 
     names = (["x", "mask", "quality"], ["y_q", "z_q"])
@@ -311,26 +277,6 @@ def export_graphs(model: ScreenContentCodec, out: Path, fp16_synthesis: bool = F
     axes["quality"] = {0: "batch"}
     export_graph(AnalysisGraph(net), (x, mask, quality), out / "analysis.onnx", *names, axes)
     graphs["analysis"] = _graph_entry("analysis.onnx", *names, "fp32")
-
-    names = (["z_hat_q", "quality"], ["means", "scales"])
-    axes = {**_spatial(["z_hat_q"], "hyper"), **_spatial(["means", "scales"], "latent")}
-    axes["quality"] = {0: "batch"}
-    export_graph(HyperGraph(net), (z_hat, quality), out / "hyper.onnx", *names, axes)
-    graphs["hyper"] = _graph_entry("hyper.onnx", *names, "fp32")
-
-    slices = []
-    for k in range(config.num_slices):
-        support_names = [f"support_{i}" for i in range(min(k, config.max_support))]
-        support = tuple(y_slice for _ in support_names)
-        names = (["means", "scales", *support_names], ["mean", "scale"])
-        axes = _spatial([*names[0], *names[1]], "latent")
-        export_graph(SliceGraph(net, k), (means, scales, *support), out / f"slice_{k}.onnx", *names, axes)
-        moments = _graph_entry(f"slice_{k}.onnx", *names, "fp32")
-        names = (["means", *support_names, "y_hat"], ["refined"])
-        axes = _spatial([*names[0], *names[1]], "latent")
-        export_graph(LrpGraph(net, k), (means, *support, y_slice), out / f"lrp_{k}.onnx", *names, axes)
-        slices.append({"moments": moments, "lrp": _graph_entry(f"lrp_{k}.onnx", *names, "fp32")})
-    graphs["slices"] = slices
 
     names = (["y_hat_q", "z_hat_q", "quality"], ["x_hat"])
     axes = {**_spatial(["y_hat_q"], "latent"), **_spatial(["z_hat_q"], "hyper"), **_spatial(["x_hat"], "image")}
@@ -344,6 +290,22 @@ def export_graphs(model: ScreenContentCodec, out: Path, fp16_synthesis: bool = F
             export_graph(half, (y_hat, z_hat, quality), out / "synthesis_fp16.onnx", *names, axes)
         graphs["synthesis_fp16"] = _graph_entry("synthesis_fp16.onnx", *names, "fp16")
     return graphs
+
+
+ENTROPY_PARAMETERS = "entropy_parameters.npz"
+
+
+def export_entropy_parameters(model: ScreenContentCodec, out: Path) -> dict:
+    """Write the integer entropy-parameter path; returns the manifest's entry for it."""
+    parameters = integer_entropy_parameters(model)
+    np.savez_compressed(out / ENTROPY_PARAMETERS, **parameters.to_arrays())
+    return {
+        "file": ENTROPY_PARAMETERS,
+        "format": INTEGER_FORMAT,
+        "networks": sorted(parameters.networks),
+        "arithmetic": "fixed point, 12 fraction bits, 14-bit weights with power-of-two channel scales, "
+        "table GELU and tanh (screen_codec/entropy/integer_networks.py)",
+    }
 
 
 # ---------------------------------------------------------------- manifest
@@ -388,6 +350,7 @@ def detector_entry(name: str) -> dict:
 def build_manifest(
     model: ScreenContentCodec,
     graphs: dict,
+    entropy_parameters: dict,
     out: Path,
     loaded: LoadedCheckpoint,
     detector: str,
@@ -433,6 +396,7 @@ def build_manifest(
         "qualities": qualities,
         "default_quality": default_quality or (config.num_qualities + 1) // 2,
         "graphs": graphs,
+        "entropy_parameters": entropy_parameters,
         "files": files,
         "entropy_tables": tables,
         "entropy_tables_sha256": tables_digest(tables),
@@ -504,8 +468,9 @@ def export_model(
         start = time.perf_counter()
         graphs = export_graphs(model, staging, fp16_synthesis)
         log.info("exported %d graphs in %.1f s", len(list(staging.glob("*.onnx"))), time.perf_counter() - start)
+        entropy_parameters = export_entropy_parameters(model, staging)
         manifest = build_manifest(
-            model, graphs, staging, loaded, detector, trained, default_quality, validation or {}
+            model, graphs, entropy_parameters, staging, loaded, detector, trained, default_quality, validation or {}
         )
         write_manifest(staging, manifest)
         start = time.perf_counter()

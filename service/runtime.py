@@ -1,10 +1,11 @@
 """The serving runtime: an exported model directory (model_export) run with ONNX Runtime, no torch.
 
     model_dir/manifest.json ──sha256 of every file──► ORT sessions (analysis, synthesis: the chosen
-        providers; hyper, slice_k, lrp_k: the entropy providers, CPU by default) ──warm-up──► ready
+        providers) + the integer entropy-parameter path (entropy_parameters.npz, numpy, exact on
+        any machine) ──warm-up──► ready
 
     encode: RGB uint8 ──text mask (detector | client mask | ones)──► screen_codec.codec.encode_image
-            (driving OnnxNetworks / OnnxEntropyParameters below) ──► bitstream
+            (driving OnnxNetworks / TimedEntropyParameters below) ──► bitstream
     decode: bitstream ──► screen_codec.codec.decode_image ──► RGB uint8
 
 The coding loop is the shared, torch-free one in ``screen_codec.codec`` and
@@ -31,9 +32,11 @@ from typing import Any, Sequence
 
 import numpy as np
 import onnxruntime as ort
+import threadpoolctl
 
 from screen_codec import codec, detectors
 from screen_codec.bitstream import CorruptBitstreamError
+from screen_codec.entropy.integer_networks import IntegerEntropyParameters
 from screen_codec.entropy.latent_coder import EntropyTables
 
 log = logging.getLogger(__name__)
@@ -85,13 +88,12 @@ class RuntimeOptions:
     """How sessions are built (docs/RUNTIME.md, "Provider selection")."""
 
     providers: tuple[str, ...] | None = None  # None: CUDA if it really loads, else CPU
-    entropy_providers: tuple[str, ...] = (CPU,)  # hyper/slice/LRP graphs: the exactness boundary
     intra_op_threads: int = 0  # 0: ORT's choice (one per core)
     graph_optimization: str = "all"  # analysis/synthesis graphs: disable | basic | extended | all
-    # The entropy-parameter graphs decide CDF indexes: every encoder and decoder that exchange
-    # streams must run them alike. Changing this level changed the float results (and so a few CDF
-    # indexes) in a measurement; thread count did not. Leave it unless all instances change.
-    entropy_graph_optimization: str = "all"
+    # BLAS threads of the integer entropy-parameter path (process-wide, via threadpoolctl). One per
+    # request: concurrent requests already fill the cores, and on a loaded 2-core host two BLAS
+    # threads per call ran slower than one (docs/RUNTIME.md). The result never depends on it.
+    entropy_threads: int = 1
     cpu_arena: bool = True  # ORT's CPU memory arena (faster; keeps peak memory reserved)
     cuda_arena_strategy: str = "kSameAsRequested"  # or kNextPowerOfTwo
     precision: str = "auto"  # synthesis graph: auto (fp16 on CUDA when exported) | fp32 | fp16
@@ -223,20 +225,20 @@ class _Timer:
         return self.seconds.get(stage, 0.0) * 1e3
 
 
-class OnnxEntropyParameters:
-    """``latent_coder.EntropyParameters`` over the hyper, slice_k and lrp_k sessions."""
+class TimedEntropyParameters:
+    """The integer entropy-parameter path, its time added to a request's "hyper" stage."""
 
-    def __init__(self, hyper: _Session, moments: list[_Session], lrp: list[_Session], timer: _Timer | None = None):
-        self._hyper, self._moments, self._lrp = hyper, moments, lrp
-        self.num_slices = len(moments)
+    def __init__(self, parameters: IntegerEntropyParameters, timer: _Timer | None = None) -> None:
+        self.parameters = parameters
+        self.num_slices = parameters.num_slices
         self.timer = timer or _Timer()
 
-    def with_timer(self, timer: _Timer) -> "OnnxEntropyParameters":
-        return OnnxEntropyParameters(self._hyper, self._moments, self._lrp, timer)
+    def with_timer(self, timer: _Timer) -> "TimedEntropyParameters":
+        return TimedEntropyParameters(self.parameters, timer)
 
     def hyper(self, z_hat: np.ndarray, quality: int) -> tuple[np.ndarray, np.ndarray]:
         start = time.perf_counter()
-        means, scales = self._hyper(z_hat, _quality(quality))
+        means, scales = self.parameters.hyper(z_hat, quality)
         self.timer.add("hyper", start)
         return means, scales
 
@@ -244,9 +246,7 @@ class OnnxEntropyParameters:
         self, k: int, means: np.ndarray, scales: np.ndarray, support: Sequence[np.ndarray]
     ) -> tuple[np.ndarray, np.ndarray]:
         start = time.perf_counter()
-        session = self._moments[k]
-        used = list(support[: len(session.inputs) - 2])
-        mean, scale = session(means, scales, *used)
+        mean, scale = self.parameters.slice_moments(k, means, scales, support)
         self.timer.add("hyper", start)
         return mean, scale
 
@@ -254,9 +254,7 @@ class OnnxEntropyParameters:
         self, k: int, means: np.ndarray, support: Sequence[np.ndarray], y_hat: np.ndarray
     ) -> np.ndarray:
         start = time.perf_counter()
-        session = self._lrp[k]
-        used = list(support[: len(session.inputs) - 2])
-        (refined,) = session(means, *used, y_hat)
+        refined = self.parameters.refine(k, means, support, y_hat)
         self.timer.add("hyper", start)
         return refined
 
@@ -272,7 +270,7 @@ class OnnxNetworks:
         tables: EntropyTables,
         analysis: _Session,
         synthesis: _Session,
-        entropy: OnnxEntropyParameters,
+        entropy: TimedEntropyParameters,
         timer: _Timer | None = None,
     ) -> None:
         self.model_id, self.num_qualities, self.tables = model_id, num_qualities, tables
@@ -297,7 +295,7 @@ class OnnxNetworks:
         self.timer.add("synthesis", start)
         if not np.isfinite(x_hat).all():
             # A derailed rANS decoder (wrong CDF indexes) yields absurd latents; never return them
-            # as an image. Seen when the encoder ran different entropy-parameter arithmetic.
+            # as an image. Seen with float entropy parameters, before the integer path.
             raise CorruptBitstreamError(
                 "decoded latents give a non-finite image: the stream does not decode with this model's "
                 "entropy-parameter arithmetic (see docs/RUNTIME.md, Exactness)"
@@ -339,10 +337,9 @@ class CodecRuntime:
             raise ValueError(f"{model_dir} has no fp16 synthesis graph (export with --fp16-synthesis)")
         self.synthesis_precision: str = synthesis_entry["precision"]
         synthesis = self._open(synthesis_entry, self.providers)
-        hyper = self._open(graphs["hyper"], options.entropy_providers, entropy=True)
-        moments = [self._open(s["moments"], options.entropy_providers, entropy=True) for s in graphs["slices"]]
-        lrp = [self._open(s["lrp"], options.entropy_providers, entropy=True) for s in graphs["slices"]]
-        self.entropy_providers: list[str] = hyper.session.get_providers()
+        threadpoolctl.threadpool_limits(options.entropy_threads, user_api="blas")
+        with np.load(self.model_dir / manifest["entropy_parameters"]["file"], allow_pickle=False) as arrays:
+            entropy = IntegerEntropyParameters.from_arrays(arrays)
 
         self._networks = OnnxNetworks(
             bytes.fromhex(self.model_id),
@@ -350,7 +347,7 @@ class CodecRuntime:
             EntropyTables.from_dict(manifest["entropy_tables"]),
             analysis,
             synthesis,
-            OnnxEntropyParameters(hyper, moments, lrp),
+            TimedEntropyParameters(entropy),
         )
         self._detectors: dict[str, detectors.TextDetector] = {}
         self._detector_lock = threading.Lock()
@@ -387,9 +384,9 @@ class CodecRuntime:
         )
         return runtime
 
-    def _open(self, entry: dict, providers: Sequence[str], entropy: bool = False) -> _Session:
-        level = self.options.entropy_graph_optimization if entropy else self.options.graph_optimization
-        return _Session(_open_session(self.model_dir / entry["file"], providers, self.options, level), entry)
+    def _open(self, entry: dict, providers: Sequence[str]) -> _Session:
+        session = _open_session(self.model_dir / entry["file"], providers, self.options, self.options.graph_optimization)
+        return _Session(session, entry)
 
     def _open_quietly(self, entry: dict, providers: Sequence[str]) -> _Session:
         """Open with the default providers: CUDA is tried whenever the wheel lists it (onnxruntime-gpu
@@ -500,7 +497,7 @@ class CodecRuntime:
             "name": self.name,
             "model_id": self.model_id,
             "providers": self.providers,
-            "entropy_providers": self.entropy_providers,
+            "entropy_parameters": self.manifest["entropy_parameters"]["format"],
             "synthesis_precision": self.synthesis_precision,
             "detectors": list(self.detectors),
             "default_detector": self.default_detector,

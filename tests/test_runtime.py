@@ -1,10 +1,11 @@
 """service.runtime.CodecRuntime on an exported model (the tiny seeded one from test_export.py).
 
-Both worlds drive the same coding loop (screen_codec.codec), so streams made by PyTorch decode in
-the runtime and the reverse. The floating-point networks differ in the last bits between PyTorch
-and ONNX Runtime; the entropy-parameter path picks the same CDF for every symbol (the decoded
-latents are identical) and g_s may round a rare pixel the other way (checked: <= 1 code value on at
-most 0.1% of pixels).
+Both worlds drive the same coding loop (screen_codec.codec) and the same integer entropy-parameter
+arithmetic (screen_codec.entropy.integer_networks), so streams made by PyTorch decode in the runtime
+and the reverse to identical latents, on the tiny model and on the trained default. g_a and g_s stay
+float32 and differ in the last bits between PyTorch and ONNX Runtime: an encoder may round a value
+that sits on a .5 the other way (a different but valid stream), and g_s may round a rare pixel the
+other way (checked: <= 1 code value on at most 0.1% of pixels).
 """
 
 from __future__ import annotations
@@ -63,7 +64,7 @@ def test_load_reports_the_model(runtime, model_dir):
     manifest = json.loads((model_dir / "manifest.json").read_text())
     assert runtime.model_id == manifest["model_id"]
     assert runtime.providers[-1] == "CPUExecutionProvider"  # what ORT really runs (no GPU here)
-    assert runtime.entropy_providers == ["CPUExecutionProvider"]
+    assert runtime.describe()["entropy_parameters"] == "integer-v1"
     assert [q.index for q in runtime.qualities] == [1, 2, 3, 4, 5]
     assert runtime.qualities[0].lmbda == manifest["qualities"][0]["lambda"]
     assert runtime.default_quality == 3
@@ -79,12 +80,36 @@ def test_torch_stream_decodes_in_the_runtime_and_the_reverse(runtime, torch_nets
     torch_image = codec.decode_image(torch_nets, runtime_stream)
     runtime_image = runtime.decode(torch_stream).rgb
     _assert_same_image(runtime_image, torch_image)
-    # the runtime reproduces PyTorch's decoded latents exactly (up to float rounding of the means)
+    # the runtime reproduces PyTorch's decoded latents bit for bit
     stream = unpack(torch_stream)
     y_t, z_t = codec.decode_tile_latents(torch_nets, stream.tiles[0], 160, 112, 4)
     y_o, z_o = codec.decode_tile_latents(runtime.networks, stream.tiles[0], 160, 112, 4)
     np.testing.assert_array_equal(z_o, z_t)
-    assert np.abs(y_o - y_t).max() < 1e-4 and np.abs(y_t).max() > 1  # non-trivial latents
+    np.testing.assert_array_equal(y_o, y_t)
+    assert np.abs(y_t).max() > 1  # non-trivial latents
+
+
+@pytest.mark.parametrize("name,quality", [("composed_chat_dark", 1), ("nodejs_fs_dark", 5)])
+def test_trained_default_streams_cross_between_worlds_exactly(name, quality):
+    """The must-show of the export: on the bundled trained model and a real 1280x720 screenshot,
+    each world's stream decodes in the other to exactly the latents its encoder had."""
+    from screen_codec.models.torch_networks import TorchNetworks
+    from test_codec import _screenshot
+    from training.checkpoint import load_compact
+
+    default = REPO / "models" / "default"
+    runtime = CodecRuntime.load(default, providers=["CPUExecutionProvider"], warm_up=False)
+    torch_nets = TorchNetworks(load_compact(default / "compact.pt")[0])
+    rgb, mask = _screenshot(name, 1280, 720)
+    for encoder, decoder in ((torch_nets, runtime.networks), (runtime.networks, torch_nets)):
+        code = codec.encode_tile(encoder, rgb, mask, quality)
+        y_hat, z_hat = codec.decode_tile_latents(decoder, code.sections, 1280, 720, quality)
+        np.testing.assert_array_equal(z_hat, code.z_hat)
+        np.testing.assert_array_equal(y_hat, code.y_hat)
+        _assert_same_image(
+            codec.reconstruct(decoder, y_hat, z_hat, quality, 1280, 720),
+            codec.reconstruct(encoder, code.y_hat, code.z_hat, quality, 1280, 720),
+        )
 
 
 def test_encoding_is_byte_identical_and_decoding_deterministic(runtime):
@@ -172,22 +197,22 @@ def test_non_finite_reconstructions_are_refused(runtime):
 def test_tampered_model_directories_are_refused(model_dir, tmp_path):
     copy = tmp_path / "model"
     shutil.copytree(model_dir, copy)
-    target = copy / "slice_2.onnx"
+    target = copy / "entropy_parameters.npz"
     blob = bytearray(target.read_bytes())
     blob[len(blob) // 2] ^= 0x01
     target.write_bytes(bytes(blob))
-    with pytest.raises(ModelDirectoryError, match=r"sha256 of slice_2\.onnx"):
+    with pytest.raises(ModelDirectoryError, match=r"sha256 of entropy_parameters\.npz"):
         CodecRuntime.load(copy)
 
-    shutil.copy(model_dir / "slice_2.onnx", target)
+    shutil.copy(model_dir / "entropy_parameters.npz", target)
     manifest = json.loads((copy / "manifest.json").read_text())
     manifest["entropy_tables"]["scale_table"][3] += 1e-3
     (copy / "manifest.json").write_text(json.dumps(manifest))
     with pytest.raises(ModelDirectoryError, match="entropy tables"):
         CodecRuntime.load(copy)
 
-    (copy / "hyper.onnx").unlink()
-    with pytest.raises(ModelDirectoryError, match="hyper.onnx"):
+    (copy / "synthesis.onnx").unlink()
+    with pytest.raises(ModelDirectoryError, match="synthesis.onnx"):
         CodecRuntime.load(copy)
     with pytest.raises(ModelDirectoryError, match="manifest.json is missing"):
         CodecRuntime.load(tmp_path)

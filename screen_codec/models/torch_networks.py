@@ -2,25 +2,31 @@
 
 ``TorchNetworks(model)`` puts a trained ``ScreenContentCodec`` behind the numpy interfaces that
 ``screen_codec.codec`` and ``entropy.latent_coder`` drive, so compress/decompress here and in the
-ONNX Runtime service run the same coding loop and produce the same bitstream.
+ONNX Runtime service run the same coding loop and produce the same bitstream. The entropy-parameter
+path is the integer one (``entropy.integer_networks``) quantised from the model, the arithmetic the
+service runs from the exported arrays.
 """
 
 from __future__ import annotations
 
 import hashlib
-from typing import Sequence
 
 import numpy as np
 import torch
+from torch import nn
 
+from ..entropy.integer_networks import FORMAT as INTEGER_FORMAT
+from ..entropy.integer_networks import FloatStep, IntegerEntropyParameters
 from ..entropy.latent_coder import EntropyTables
 from ..entropy.rans import CdfTable
 from .screen_content import ScreenContentCodec
 
 
 def model_id(model: ScreenContentCodec) -> bytes:
-    """8-byte id: sha256 over the configuration and every tensor of the state dict."""
+    """8-byte id: sha256 over the configuration, the entropy-parameter arithmetic and every tensor
+    of the state dict."""
     digest = hashlib.sha256(model.config.to_json().encode())
+    digest.update(INTEGER_FORMAT.encode())
     for name, tensor in sorted(model.state_dict().items()):
         digest.update(name.encode())
         digest.update(tensor.detach().cpu().contiguous().numpy().tobytes())
@@ -53,35 +59,34 @@ def _array(tensor: torch.Tensor) -> np.ndarray:
     return tensor.detach().cpu().numpy()
 
 
-class TorchEntropyParameters:
-    """``latent_coder.EntropyParameters`` over the model's hyper-synthesis and slice networks."""
+def _float_steps(module: nn.Module) -> list[FloatStep]:
+    """A trained entropy-parameter network as the program ``integer_networks`` quantises."""
+    if isinstance(module, nn.Sequential):
+        return [step for child in module for step in _float_steps(child)]
+    if isinstance(module, nn.Conv2d) and module.kernel_size == (3, 3) and module.stride == (1, 1) \
+            and module.padding == (1, 1) and module.bias is not None:
+        return [("conv", (_array(module.weight), _array(module.bias)))]
+    if isinstance(module, nn.GELU) and module.approximate == "none":
+        return [("gelu", None)]
+    if isinstance(module, nn.PixelShuffle):
+        return [("shuffle", module.upscale_factor)]
+    raise ValueError(f"no integer form for {module}")
 
-    def __init__(self, model: ScreenContentCodec) -> None:
-        self.model = model
-        self.num_slices = model.config.num_slices
 
-    @torch.no_grad()
-    def hyper(self, z_hat: np.ndarray, quality: int) -> tuple[np.ndarray, np.ndarray]:
-        means, scales = self.model.hyper(_tensor(z_hat), torch.tensor([quality]))
-        return _array(means), _array(scales)
-
-    @torch.no_grad()
-    def slice_moments(
-        self, k: int, means: np.ndarray, scales: np.ndarray, support: Sequence[np.ndarray]
-    ) -> tuple[np.ndarray, np.ndarray]:
-        mean, scale = self.model.slices.moments(
-            k, _tensor(means), _tensor(scales), [_tensor(s) for s in support]
-        )
-        return _array(mean), _array(scale)
-
-    @torch.no_grad()
-    def refine(
-        self, k: int, means: np.ndarray, support: Sequence[np.ndarray], y_hat: np.ndarray
-    ) -> np.ndarray:
-        refined = self.model.slices.refine(
-            k, _tensor(means), [_tensor(s) for s in support], _tensor(y_hat)
-        )
-        return _array(refined)
+def integer_entropy_parameters(model: ScreenContentCodec) -> IntegerEntropyParameters:
+    """The model's h_s, slice and LRP networks quantised to the exact integer path."""
+    slices = model.slices
+    networks = {
+        "hyper_means": _float_steps(model.hyper_synthesis.means),
+        "hyper_scales": _float_steps(model.hyper_synthesis.scales),
+    }
+    for k in range(slices.num_slices):
+        networks[f"mean_{k}"] = _float_steps(slices.mean_nets[k])
+        networks[f"scale_{k}"] = _float_steps(slices.scale_nets[k])
+        networks[f"lrp_{k}"] = _float_steps(slices.lrp_nets[k])
+    return IntegerEntropyParameters.quantize(
+        networks, _array(model.gains.log_hyper_inverse_gain), slices.max_support
+    )
 
 
 class TorchNetworks:
@@ -94,7 +99,7 @@ class TorchNetworks:
         self.model_id = model_id(model)
         self.num_qualities = model.config.num_qualities
         self.tables = entropy_tables(model)
-        self.entropy = TorchEntropyParameters(model)
+        self.entropy = integer_entropy_parameters(model)
 
     @torch.no_grad()
     def analyse(
