@@ -7,7 +7,8 @@ For every image (a --size crop, DOM word-box mask) and quality, the same y and z
 entropy-coded twice with the one coding loop (screen_codec.entropy.latent_coder): once with the
 model's float32 h_s / slice / LRP networks in PyTorch (the path before integer_networks; exact only
 within one process) and once with the integer path the product uses. Reported: coded bytes of both,
-their ratio, the rate the float model estimates (its likelihoods), and the time of each loop.
+their ratio, the rate the float model estimates (its likelihoods), and the time of each loop (one
+torch thread, one BLAS thread).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from pathlib import Path
 from typing import Sequence
 
 import numpy as np
+import threadpoolctl
 import torch
 
 sys.path[:0] = [str(Path(__file__).resolve().parents[1]), str(Path(__file__).resolve().parents[1] / "tests")]
@@ -70,7 +72,8 @@ def main() -> None:
     args = ap.parse_args()
     from test_codec import _screenshot
 
-    torch.set_num_threads(1)
+    torch.set_num_threads(1)  # one thread each: the comparison is per core
+    threadpoolctl.threadpool_limits(1, user_api="blas")
     model, metadata = load_compact(args.checkpoint)
     nets = TorchNetworks(model)
     float_params = FloatEntropyParameters(model)

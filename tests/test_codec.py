@@ -96,7 +96,7 @@ def test_encoding_is_deterministic_and_tiles_cover_the_image(compact):
     assert decode_image(compact, tiled).shape == rgb.shape
 
 
-@pytest.mark.parametrize("name", ["compact", "wacnn", "paper"])
+@pytest.mark.parametrize("name", ["compact", "lite", "wacnn", "paper"])
 def test_every_configuration_trains_and_codes(name):
     nets = _networks(name)
     model = nets.model

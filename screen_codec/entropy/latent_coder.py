@@ -1,10 +1,10 @@
 """Entropy coding of the latents (y, z): the one implementation both worlds use.
 
-The loop below is written once, on numpy arrays, and drives whichever implementation of the
-entropy-parameter networks it is given (:class:`EntropyParameters`: PyTorch in the research world,
-ONNX Runtime in the service). Everything that decides a CDF index or a symbol goes through that
-interface, so it is the exactness boundary of ARCHITECTURE.md: making it integer-exact later
-touches only the implementations of that protocol, not this loop or the analysis/synthesis nets.
+The loop below is written once, on numpy arrays, and drives the entropy-parameter networks it is
+given (:class:`EntropyParameters`). Everything that decides a CDF index or a symbol goes through that
+interface, so it is the exactness boundary of ARCHITECTURE.md; both worlds give it the same exact
+fixed-point implementation (``integer_networks.IntegerEntropyParameters``), so a stream's decisions
+do not depend on the machine or on the float kernels of g_a / g_s.
 
 Encoder (the decoder mirrors it, recovering each slice before computing the next one's params)::
 

@@ -3,6 +3,7 @@
 ``paper``    WACNN backbone (N=192, M=320, 10 slices) + EPG + SEM: the method of the paper.
 ``wacnn``    the same backbone with EPG/SEM off: the paper's baseline.
 ``compact``  the same components, narrower (<= 15M parameters) for CPU serving: the bundled default.
+``lite``     narrower again (N=32, M=128, 4 slices) for the 720p <= 1 s budget on two CPU cores.
 """
 
 from __future__ import annotations
@@ -56,6 +57,19 @@ CONFIGS: dict[str, ModelConfig] = {
         num_slices=5,
         max_support=4,
         slice_hidden=(48, 40, 32, 32),
+        heads=4,
+        kernel=3,
+        residual_units=1,
+        prior_ch=16,
+    ),
+    "lite": ModelConfig(
+        name="lite",
+        N=32,
+        M=128,
+        Z=64,
+        num_slices=4,
+        max_support=3,
+        slice_hidden=(32, 32, 32, 32),
         heads=4,
         kernel=3,
         residual_units=1,
