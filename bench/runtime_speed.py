@@ -56,7 +56,8 @@ def worker(args: argparse.Namespace) -> None:
 
     start = time.perf_counter()
     runtime = CodecRuntime.load(
-        args.model_dir, providers=["CPUExecutionProvider"], intra_op_threads=args.threads, tile_size=args.tile
+        args.model_dir, providers=["CPUExecutionProvider"], intra_op_threads=args.threads, tile_size=args.tile,
+        entropy_threads=args.threads,
     )
     load_s = time.perf_counter() - start
     width, height = SIZES[args.size]
@@ -113,7 +114,9 @@ def entropy_coders(args: argparse.Namespace) -> dict:
     except ImportError:
         return {"skipped": "constriction is not installed (pip install constriction)"}
 
-    runtime = CodecRuntime.load(args.model_dir, providers=["CPUExecutionProvider"], intra_op_threads=args.threads)
+    runtime = CodecRuntime.load(
+        args.model_dir, providers=["CPUExecutionProvider"], intra_op_threads=args.threads, entropy_threads=args.threads
+    )
     calls: list[tuple[np.ndarray, np.ndarray, rans.CdfTable]] = []
     original = rans.encode
 
@@ -237,7 +240,7 @@ def entropy_coders(args: argparse.Namespace) -> dict:
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--model-dir", type=Path, default=REPO / "models" / "default")
-    p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--threads", type=int, default=2, help="ORT intra-op threads and BLAS threads of the entropy path")
     p.add_argument("--repeat", type=int, default=2)
     p.add_argument("--quality", type=int, default=3)
     p.add_argument("--sizes", default="720p,1080p,4k")
@@ -268,7 +271,7 @@ def main() -> None:
                 print(f"{size:>5} {op:6} {r['seconds']:7.2f} s  peak RSS {r['peak_rss_mb']:7.0f} MB  {r['stages_ms']}",
                       flush=True)
     print()
-    print(f"model {manifest['name']} ({manifest['model_id']}), {args.threads} ORT threads, CPU, quality {args.quality}")
+    print(f"model {manifest['name']} ({manifest['model_id']}), {args.threads} ORT + BLAS threads, CPU, quality {args.quality}")
     print("| size | tile | encode s | decode s | encode peak RSS MB | decode peak RSS MB | bpp |")
     print("|---|---|---|---|---|---|---|")
     by = {(r["size"], r["op"]): r for r in results}

@@ -33,6 +33,7 @@ class ServerConfig:
     model_dirs: tuple[Path, ...] = (DEFAULT_MODEL_DIR,)  # the first is the default model
     providers: tuple[str, ...] = ()  # ONNX Runtime providers in priority order; () = runtime's choice
     intra_op_threads: int = 0  # 0 = runtime's choice
+    entropy_threads: int = 1  # BLAS threads of the integer entropy path, per request
     max_concurrency: int = 2  # requests running codec work at once (= worker threads)
     max_queue: int = 16  # requests waiting for a worker; beyond that RESOURCE_EXHAUSTED
     max_message_bytes: int = 64 * MIB  # both directions
@@ -70,6 +71,7 @@ def _build_parser(environ: Mapping[str, str]) -> argparse.ArgumentParser:
     opt("providers", "", "ONNX Runtime execution providers in priority order, comma-separated, "
         "e.g. CUDAExecutionProvider,CPUExecutionProvider (empty = runtime's choice)")
     opt("intra-op-threads", d.intra_op_threads, "threads per inference (0 = runtime's choice)", int)
+    opt("entropy-threads", d.entropy_threads, "BLAS threads of the entropy-parameter path (process-wide)", int)
     opt("max-concurrency", d.max_concurrency, "requests running codec work at once", int)
     opt("max-queue", d.max_queue, "requests waiting for a worker before RESOURCE_EXHAUSTED", int)
     opt("max-message-mib", d.max_message_bytes // MIB, "max gRPC message size, both directions", int)
@@ -110,6 +112,7 @@ def parse_config(argv: Sequence[str] | None = None, environ: Mapping[str, str] =
         model_dirs=tuple(Path(x) for x in a.model_dir.split(os.pathsep) if x),
         providers=tuple(x.strip() for x in a.providers.split(",") if x.strip()),
         intra_op_threads=a.intra_op_threads,
+        entropy_threads=a.entropy_threads,
         max_concurrency=a.max_concurrency,
         max_queue=a.max_queue,
         max_message_bytes=a.max_message_mib * MIB,

@@ -42,7 +42,8 @@ def runtime_loader(config: ServerConfig) -> RuntimeLoader:
     def load() -> list[Runtime]:
         runtime_cls = getattr(importlib.import_module(module_name), attr)
         return [
-            runtime_cls.load(Path(d), list(config.providers) or None, config.intra_op_threads)
+            runtime_cls.load(Path(d), list(config.providers) or None, config.intra_op_threads,
+                             entropy_threads=config.entropy_threads)
             for d in config.model_dirs
         ]
 

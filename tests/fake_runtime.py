@@ -41,7 +41,8 @@ class FakeRuntime:
 
     @classmethod
     def load(
-        cls, model_dir: str | Path, providers: list[str] | None = None, intra_op_threads: int = 0
+        cls, model_dir: str | Path, providers: list[str] | None = None, intra_op_threads: int = 0,
+        entropy_threads: int = 1,
     ) -> "FakeRuntime":
         """Settings from model_dir/fake_runtime.json if present: {"name": ..., "seconds_per_megapixel": ...}."""
         settings_file = Path(model_dir) / "fake_runtime.json"

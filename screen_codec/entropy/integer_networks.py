@@ -100,8 +100,11 @@ assert HALF_TANH_TABLE[-1] == ONE / 2 and HALF_TANH_TABLE[0] == -ONE / 2
 
 def gelu(a: np.ndarray) -> np.ndarray:
     """GELU on fixed-point integers (erf form, as torch.nn.GELU())."""
-    looked_up = GELU_TABLE[(np.clip(a, -_GELU_RANGE, _GELU_RANGE) + _GELU_RANGE).astype(np.int64)]
-    return np.where(a > _GELU_RANGE, a, looked_up)
+    index = np.clip(a, -_GELU_RANGE, _GELU_RANGE)
+    index += _GELU_RANGE
+    out = GELU_TABLE[index.astype(np.intp)]
+    np.copyto(out, a, where=a > _GELU_RANGE)
+    return out
 
 
 def half_tanh(a: np.ndarray) -> np.ndarray:
@@ -109,9 +112,12 @@ def half_tanh(a: np.ndarray) -> np.ndarray:
     return HALF_TANH_TABLE[(np.clip(a, -_TANH_RANGE, _TANH_RANGE) + _TANH_RANGE).astype(np.int64)]
 
 
-def to_fixed(x: np.ndarray) -> np.ndarray:
+def to_fixed(x: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
     """Real values -> fixed-point integers (float64), rounded half up and clipped."""
-    return np.clip(_round_half_up(np.asarray(x, np.float64) * ONE), -ACTIVATION_LIMIT, ACTIVATION_LIMIT)
+    out = np.multiply(x, ONE, out=out, dtype=np.float64)
+    out += 0.5
+    np.floor(out, out=out)
+    return np.clip(out, -ACTIVATION_LIMIT, ACTIVATION_LIMIT, out=out)
 
 
 def from_fixed(a: np.ndarray) -> np.ndarray:
@@ -133,6 +139,11 @@ class IntegerConv3x3:
     taps: np.ndarray  # (9 O, C) float64 integers, rows ordered (ky, kx, o)
     bias: np.ndarray  # (O,) float64 integers, in units of 2^-(F + e_o)
     scale: np.ndarray  # (O,) 2^-e_o
+
+    @property
+    def _rounding_bias(self) -> np.ndarray:
+        """B + 2^(e-1): floor((ACC + 2^(e-1)) 2^-e) = floor(ACC 2^-e + 1/2), one pass fewer."""
+        return self.bias + 0.5 / self.scale
 
     @classmethod
     def quantize(cls, weight: np.ndarray, bias: np.ndarray) -> "IntegerConv3x3":
@@ -175,12 +186,14 @@ class IntegerConv3x3:
         padded = np.zeros((channels, height + 2, width + 2))
         padded[:, 1:-1, 1:-1] = a
         responses = (self.taps @ padded.reshape(channels, -1)).reshape(3, 3, out_ch, height + 2, width + 2)
-        acc = np.broadcast_to(self.bias[:, None, None], (out_ch, height, width)).copy()
+        acc = responses[0, 0, :, :height, :width] + self._rounding_bias[:, None, None]
         for ky in range(3):
             for kx in range(3):
-                acc += responses[ky, kx, :, ky : ky + height, kx : kx + width]
+                if ky or kx:
+                    acc += responses[ky, kx, :, ky : ky + height, kx : kx + width]
         acc *= self.scale[:, None, None]
-        return np.clip(_round_half_up(acc), -ACTIVATION_LIMIT, ACTIVATION_LIMIT)
+        np.floor(acc, out=acc)
+        return np.clip(acc, -ACTIVATION_LIMIT, ACTIVATION_LIMIT, out=acc)
 
 
 def pixel_shuffle(a: np.ndarray, factor: int) -> np.ndarray:
@@ -304,7 +317,13 @@ class IntegerEntropyParameters:
         return cls(networks, arrays["log_hyper_inverse_gain"], int(arrays["max_support"]))
 
     def _run(self, name: str, *inputs: np.ndarray) -> np.ndarray:
-        a = np.concatenate([to_fixed(x[0]) for x in inputs], axis=0)
+        """One network on the channel concatenation of (1, C_i, H, W) inputs (a batch of one)."""
+        channels = [x.shape[1] for x in inputs]
+        a = np.empty((sum(channels), *inputs[0].shape[2:]))
+        start = 0
+        for x, width in zip(inputs, channels):
+            to_fixed(x[0], out=a[start : start + width])
+            start += width
         return self.networks[name](a)
 
     def hyper(self, z_hat: np.ndarray, quality: int) -> tuple[np.ndarray, np.ndarray]:
