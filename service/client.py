@@ -87,7 +87,7 @@ class LocalCodec:
         return pipeline.run_encode(job, threading.Event())
 
     def decode(self, request: pb.DecodeRequest) -> pb.DecodeResponse:
-        job = pipeline.prepare_decode(self._registry.get(request.model), request, self._max_pixels)
+        job = pipeline.prepare_decode(self._registry, request, self._max_pixels)
         return pipeline.run_decode(job, threading.Event())
 
     def list_models(self) -> pb.ListModelsResponse:

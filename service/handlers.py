@@ -69,7 +69,7 @@ class ScreenCodecServicer(pb_grpc.ScreenCodecServicer):
         return await self._admission.run(partial(self._run_encode, job))
 
     async def _decode(self, request: pb.DecodeRequest, context: grpc.aio.ServicerContext) -> pb.DecodeResponse:
-        job = pipeline.prepare_decode(self._registry.get(request.model), request, self._max_pixels)
+        job = pipeline.prepare_decode(self._registry, request, self._max_pixels)
         return await self._admission.run(partial(self._run_decode, job))
 
     # The _run_* methods run on a codec thread: metrics touch large byte fields, keep that off the loop.

@@ -77,6 +77,15 @@ class ModelRegistry:
     def __iter__(self) -> Iterator[Runtime]:
         return iter(self._runtimes.values())
 
+    def for_stream(self, name: str, model_id: bytes) -> Runtime:
+        """The named model, or without a name the one whose id the stream's header carries (the
+        default when none does: decoding then fails as a foreign stream)."""
+        if not name:
+            for runtime in self._runtimes.values():
+                if runtime.model_id == model_id.hex():
+                    return runtime
+        return self.get(name)
+
     def get(self, name: str) -> Runtime:
         if not self._runtimes:
             raise ServiceError(grpc.StatusCode.UNAVAILABLE, "server is still loading its models")

@@ -109,12 +109,13 @@ def run_encode(job: EncodeJob, cancelled: threading.Event) -> pb.EncodeResponse:
     )
 
 
-def prepare_decode(runtime: Runtime, request: pb.DecodeRequest, max_pixels: int) -> DecodeJob:
+def prepare_decode(registry: ModelRegistry, request: pb.DecodeRequest, max_pixels: int) -> DecodeJob:
     data = request.bitstream
     try:
         stream = bitstream.unpack(data)
     except bitstream.BitstreamError as err:
         raise bitstream_error(err) from None
+    runtime = registry.for_stream(request.model, stream.model_id)
     # The header declares the output size: refuse before the runtime allocates it.
     images.check_pixels(stream.width, stream.height, max_pixels)
     output_format = request.format or pb.OUTPUT_FORMAT_PNG

@@ -307,3 +307,17 @@ def test_metrics_count_the_calls_by_code():
     assert sample("screencodec_inflight_requests") == 0 and sample("screencodec_queued_requests") == 0
     info = [labels for (name, labels) in m if name == "screencodec_execution_provider_info"]
     assert info and ("model", model) in info[0] and any(k == "provider" and v for k, v in info[0])
+
+
+def test_decode_without_a_model_name_goes_to_the_model_that_made_the_stream():
+    from types import SimpleNamespace
+
+    from service.models import ModelRegistry
+
+    registry = ModelRegistry()
+    default = SimpleNamespace(name="default", model_id="00" * 8)
+    lite = SimpleNamespace(name="lite", model_id="11" * 8)
+    registry.install([default, lite])
+    assert registry.for_stream("", bytes.fromhex("11" * 8)) is lite
+    assert registry.for_stream("", bytes.fromhex("22" * 8)) is default  # unknown: the default refuses it
+    assert registry.for_stream("default", bytes.fromhex("11" * 8)) is default  # a name wins
