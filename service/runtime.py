@@ -94,6 +94,7 @@ class RuntimeOptions:
     # request: concurrent requests already fill the cores, and on a loaded 2-core host two BLAS
     # threads per call ran slower than one (docs/RUNTIME.md). The result never depends on it.
     entropy_threads: int = 1
+    spinning: bool = False  # ORT intra-op threads busy-wait between runs (see _session_options)
     cpu_arena: bool = True  # ORT's CPU memory arena (faster; keeps peak memory reserved)
     cuda_arena_strategy: str = "kSameAsRequested"  # or kNextPowerOfTwo
     precision: str = "auto"  # synthesis graph: auto (fp16 on CUDA when exported) | fp32 | fp16
@@ -160,6 +161,9 @@ def _session_options(options: RuntimeOptions, optimization: str) -> ort.SessionO
     so.enable_cpu_mem_arena = options.cpu_arena
     so.enable_mem_pattern = False  # shapes change with every image size
     so.log_severity_level = 3
+    # ORT's idle intra-op threads spin after each run by default; here the integer entropy path
+    # runs right after analysis on the same cores, and spinning threads would take them from it.
+    so.add_session_config_entry("session.intra_op.allow_spinning", "1" if options.spinning else "0")
     return so
 
 
