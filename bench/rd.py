@@ -44,6 +44,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import threadpoolctl
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a script from anywhere
@@ -488,7 +489,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--out", type=Path, required=True, help="result JSON (bench/results/<name>.json)")
     parser.add_argument("--markdown", action="store_true", help="print the tables and write <out>.md")
     parser.add_argument("--reuse", type=Path, help="earlier result JSON to take classical points from")
-    parser.add_argument("--threads", type=int, default=1, help="torch and codec threads")
+    parser.add_argument("--threads", type=int, default=1, help="torch, BLAS and codec threads")
     parser.add_argument("--tile-size", type=int, default=0, help="our codec's tile size (0: one tile)")
     parser.add_argument("--seed", type=int, default=0, help="seed of untrained:<config> models")
     args = parser.parse_args(argv)
@@ -499,6 +500,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
 def main(argv: Sequence[str] | None = None) -> None:
     args = parse_args(argv)
     torch.set_num_threads(args.threads)
+    threadpoolctl.threadpool_limits(args.threads, user_api="blas")  # the integer entropy path
     host = host_info(args.threads)
     code = code_version()  # at the start: the code this run imported
     images = load_images(args.images, args.split)
