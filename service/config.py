@@ -13,6 +13,10 @@ from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_MODEL_DIR = REPO_ROOT / "models" / "default"
+# Served unless --model-dir says otherwise: the default (best quality) and, when bundled, `lite`
+# (the CPU-speed tier, docs/RUNTIME.md); a request picks one by name, a decode by the stream's id.
+LITE_MODEL_DIR = REPO_ROOT / "models" / "lite"
+BUNDLED_MODEL_DIRS = (DEFAULT_MODEL_DIR, LITE_MODEL_DIR) if LITE_MODEL_DIR.is_dir() else (DEFAULT_MODEL_DIR,)
 MIB = 1 << 20
 
 
@@ -30,7 +34,7 @@ class ServerConfig:
     metrics_host: str = "0.0.0.0"
     metrics_port: int = 9090  # 0 = any free port
     runtime: str = "service.runtime:CodecRuntime"  # "module:Class" with a classmethod load()
-    model_dirs: tuple[Path, ...] = (DEFAULT_MODEL_DIR,)  # the first is the default model
+    model_dirs: tuple[Path, ...] = BUNDLED_MODEL_DIRS  # the first is the default model
     providers: tuple[str, ...] = ()  # ONNX Runtime providers in priority order; () = runtime's choice
     intra_op_threads: int = 0  # 0 = runtime's choice
     entropy_threads: int = 1  # BLAS threads of the integer entropy path, per request
