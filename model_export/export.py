@@ -226,6 +226,28 @@ def _half_attention_masks() -> Iterator[None]:
         _attention._shift_mask = original
 
 
+def held_out_rd(reports: Sequence[Path], variant: str) -> list[dict]:
+    """The measured held-out RD of ``variant`` from bench/rd.py JSON reports: per report its curve
+    (one point per quality, averaged over the images) and its comparisons with the other codecs."""
+    entries = []
+    for report in reports:
+        data = json.loads(Path(report).read_text())
+        if variant not in data["curves"]:
+            raise ValueError(f"{report} has no variant {variant!r}; it has {sorted(data['curves'])}")
+        entries.append({
+            "report": str(report),
+            "command": data["meta"]["command"],
+            "date": data["meta"]["date"],
+            "images": [image["name"] for image in data["meta"]["images"]],
+            "variant": variant,
+            "curve": [
+                {k: point[k] for k in ("setting", "bpp", "psnr", "text_psnr")} for point in data["curves"][variant]
+            ],
+            "comparisons": [c for c in data["comparisons"] if variant in (c["anchor"], c["test"])],
+        })
+    return entries
+
+
 # ---------------------------------------------------------------- graph export
 def _spatial(names: Sequence[str], tag: str) -> dict[str, dict[int, str]]:
     return {n: {0: "batch", 2: f"{tag}_height", 3: f"{tag}_width"} for n in names}
@@ -357,6 +379,7 @@ def build_manifest(
     trained: bool,
     default_quality: int | None,
     validation: dict[int, dict[str, float]],
+    held_out: list[dict] | None = None,
 ) -> dict:
     config = model.config
     tables = entropy_tables(model).to_dict()
@@ -394,6 +417,7 @@ def build_manifest(
         "model_id": model_id(model).hex(),
         "checkpoint": checkpoint,
         "qualities": qualities,
+        "held_out_rd": held_out,
         "default_quality": default_quality or (config.num_qualities + 1) // 2,
         "graphs": graphs,
         "entropy_parameters": entropy_parameters,
@@ -449,6 +473,7 @@ def export_model(
     trained: bool = True,
     default_quality: int | None = None,
     validation: dict[int, dict[str, float]] | None = None,
+    held_out: list[dict] | None = None,
     parity_images: Sequence[str] = ("random", "page", "screenshot"),
     parity_size: int = 256,
 ) -> dict:
@@ -470,7 +495,8 @@ def export_model(
         log.info("exported %d graphs in %.1f s", len(list(staging.glob("*.onnx"))), time.perf_counter() - start)
         entropy_parameters = export_entropy_parameters(model, staging)
         manifest = build_manifest(
-            model, graphs, entropy_parameters, staging, loaded, detector, trained, default_quality, validation or {}
+            model, graphs, entropy_parameters, staging, loaded, detector, trained, default_quality, validation or {},
+            held_out,
         )
         write_manifest(staging, manifest)
         start = time.perf_counter()

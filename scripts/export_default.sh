@@ -6,6 +6,8 @@
 #   scripts/export_default.sh PATH            that checkpoint
 #   scripts/export_default.sh --untrained     seeded untrained compact model, marked as a placeholder
 #   OUT=models/lite scripts/export_default.sh runs/lite_cpu/compact.pt
+#   scripts/export_default.sh PATH --held-out bench/results/X.json --held-out-variant compact@4800/dbnet
+#                                             (arguments after PATH go to python -m model_export)
 #
 # Runs python -m model_export (graphs + fp16 synthesis + parity + manifest) into a staging directory,
 # checks that all bundled model files together (models/*) stay under 60 MB, and only then replaces $OUT.
@@ -17,9 +19,11 @@ LIMIT_MB=${LIMIT_MB:-60}
 
 if [[ "${1:-}" == "--untrained" ]]; then
   source_args=(--untrained compact --seed 0)
+  shift
   echo "exporting a seeded UNTRAINED compact model (placeholder)"
 else
   ckpt=${1:-}
+  shift || true
   if [[ -z "$ckpt" ]]; then
     # newest compact checkpoint (single file or first part), else the newest full checkpoint
     newest=$(ls -t runs/*/compact.pt runs/*/compact.pt.part1of* 2>/dev/null | head -n 1 || true)
@@ -36,7 +40,7 @@ fi
 
 staging=$(mktemp -d "$(dirname "$OUT")/.export_default.XXXXXX")
 trap 'rm -rf "$staging"' EXIT
-"$PY" -m model_export "${source_args[@]}" --out "$staging/model" --fp16-synthesis --detector dbnet
+"$PY" -m model_export "${source_args[@]}" "$@" --out "$staging/model" --fp16-synthesis --detector dbnet
 # The trained weights travel with the bundle (the core asset: continue training, torch reference
 # codec); the manifest records their sha256 under "checkpoint".
 if [[ -n "${ckpt:-}" ]]; then
