@@ -89,17 +89,20 @@ def test_torch_stream_decodes_in_the_runtime_and_the_reverse(runtime, torch_nets
     assert np.abs(y_t).max() > 1  # non-trivial latents
 
 
-@pytest.mark.parametrize("name,quality", [("composed_chat_dark", 1), ("nodejs_fs_dark", 5)])
-def test_trained_default_streams_cross_between_worlds_exactly(name, quality):
-    """The must-show of the export: on the bundled trained model and a real 1280x720 screenshot,
+@pytest.mark.parametrize(
+    "model,name,quality",
+    [("default", "composed_chat_dark", 1), ("default", "nodejs_fs_dark", 5), ("lite", "python_os_light", 3)],
+)
+def test_trained_bundled_streams_cross_between_worlds_exactly(model, name, quality):
+    """The must-show of the export: on a bundled trained model and a real 1280x720 screenshot,
     each world's stream decodes in the other to exactly the latents its encoder had."""
     from screen_codec.models.torch_networks import TorchNetworks
     from test_codec import _screenshot
     from training.checkpoint import load_compact
 
-    default = REPO / "models" / "default"
-    runtime = CodecRuntime.load(default, providers=["CPUExecutionProvider"], warm_up=False)
-    torch_nets = TorchNetworks(load_compact(default / "compact.pt")[0])
+    model_dir = REPO / "models" / model
+    runtime = CodecRuntime.load(model_dir, providers=["CPUExecutionProvider"], warm_up=False)
+    torch_nets = TorchNetworks(load_compact(model_dir / "compact.pt")[0])
     rgb, mask = _screenshot(name, 1280, 720)
     for encoder, decoder in ((torch_nets, runtime.networks), (runtime.networks, torch_nets)):
         code = codec.encode_tile(encoder, rgb, mask, quality)
