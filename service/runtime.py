@@ -91,8 +91,9 @@ class RuntimeOptions:
     intra_op_threads: int = 0  # 0: ORT's choice (one per core)
     graph_optimization: str = "all"  # analysis/synthesis graphs: disable | basic | extended | all
     # BLAS threads of the integer entropy-parameter path (process-wide, via threadpoolctl). One per
-    # request: concurrent requests already fill the cores, and on a loaded 2-core host two BLAS
-    # threads per call ran slower than one (docs/RUNTIME.md). The result never depends on it.
+    # request: concurrent requests already fill the cores, and on a loaded host extra BLAS threads
+    # can run far slower (thread wake-ups); on an idle 2-core host two took 0.82 s where one took
+    # 1.14 s (docs/SERVICE.md). The result never depends on it.
     entropy_threads: int = 1
     spinning: bool = False  # ORT intra-op threads busy-wait between runs (see _session_options)
     cpu_arena: bool = True  # ORT's CPU memory arena (faster; keeps peak memory reserved)
@@ -149,15 +150,15 @@ def read_manifest(model_dir: Path) -> dict:
 
 
 # ---------------------------------------------------------------- sessions
-def _session_options(options: RuntimeOptions, optimization: str) -> ort.SessionOptions:
+def _session_options(options: RuntimeOptions) -> ort.SessionOptions:
     so = ort.SessionOptions()
     so.intra_op_num_threads = options.intra_op_threads
     so.inter_op_num_threads = 1
     so.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
     try:
-        so.graph_optimization_level = _OPT_LEVELS[optimization]
+        so.graph_optimization_level = _OPT_LEVELS[options.graph_optimization]
     except KeyError:
-        raise ValueError(f"graph optimisation level must be one of {sorted(_OPT_LEVELS)}, not {optimization!r}") from None
+        raise ValueError(f"graph optimisation level must be one of {sorted(_OPT_LEVELS)}, not {options.graph_optimization!r}") from None
     so.enable_cpu_mem_arena = options.cpu_arena
     so.enable_mem_pattern = False  # shapes change with every image size
     so.log_severity_level = 3
@@ -185,11 +186,9 @@ def _provider_list(providers: Sequence[str], options: RuntimeOptions) -> list:
     return out
 
 
-def _open_session(
-    path: Path, providers: Sequence[str], options: RuntimeOptions, optimization: str
-) -> ort.InferenceSession:
+def _open_session(path: Path, providers: Sequence[str], options: RuntimeOptions) -> ort.InferenceSession:
     return ort.InferenceSession(
-        str(path), sess_options=_session_options(options, optimization), providers=_provider_list(providers, options)
+        str(path), sess_options=_session_options(options), providers=_provider_list(providers, options)
     )
 
 
@@ -389,8 +388,7 @@ class CodecRuntime:
         return runtime
 
     def _open(self, entry: dict, providers: Sequence[str]) -> _Session:
-        session = _open_session(self.model_dir / entry["file"], providers, self.options, self.options.graph_optimization)
-        return _Session(session, entry)
+        return _Session(_open_session(self.model_dir / entry["file"], providers, self.options), entry)
 
     def _open_quietly(self, entry: dict, providers: Sequence[str]) -> _Session:
         """Open with the default providers: CUDA is tried whenever the wheel lists it (onnxruntime-gpu

@@ -98,18 +98,23 @@ assert GELU_TABLE[-1] == _GELU_RANGE and GELU_TABLE[0] == 0.0
 assert HALF_TANH_TABLE[-1] == ONE / 2 and HALF_TANH_TABLE[0] == -ONE / 2
 
 
+def _lookup(table: np.ndarray, a: np.ndarray, half_width: int) -> np.ndarray:
+    """table[a] for a table over [-half_width, half_width]; a outside reads the end entries."""
+    index = np.clip(a, -half_width, half_width)
+    index += half_width
+    return table[index.astype(np.intp)]
+
+
 def gelu(a: np.ndarray) -> np.ndarray:
     """GELU on fixed-point integers (erf form, as torch.nn.GELU())."""
-    index = np.clip(a, -_GELU_RANGE, _GELU_RANGE)
-    index += _GELU_RANGE
-    out = GELU_TABLE[index.astype(np.intp)]
-    np.copyto(out, a, where=a > _GELU_RANGE)
+    out = _lookup(GELU_TABLE, a, _GELU_RANGE)
+    np.copyto(out, a, where=a > _GELU_RANGE)  # GELU(a) = a above the table
     return out
 
 
 def half_tanh(a: np.ndarray) -> np.ndarray:
-    """0.5 tanh on fixed-point integers (saturates at +-1/2)."""
-    return HALF_TANH_TABLE[(np.clip(a, -_TANH_RANGE, _TANH_RANGE) + _TANH_RANGE).astype(np.int64)]
+    """0.5 tanh on fixed-point integers (saturates at +-1/2: the end entries)."""
+    return _lookup(HALF_TANH_TABLE, a, _TANH_RANGE)
 
 
 def to_fixed(x: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
