@@ -34,8 +34,10 @@ def smoke_config(**changes) -> TrainConfig:
     return dataclasses.replace(TrainConfig.load(SMOKE), **changes)
 
 
-def test_steps_lower_the_loss_on_a_fixed_batch(tmp_path: Path) -> None:
-    trainer = Trainer(smoke_config(lr=1e-3, steps=1000), tmp_path, torch.device("cpu"))
+@pytest.mark.parametrize("precision", ["none", "bf16"])
+def test_steps_lower_the_loss_on_a_fixed_batch(tmp_path: Path, precision: str) -> None:
+    config = smoke_config(lr=1e-3, steps=1000, mixed_precision=precision)
+    trainer = Trainer(config, tmp_path, torch.device("cpu"))
     x, mask = next(trainer.batches)
     trainer.batches = itertools.repeat((x, mask))
     quality = torch.tensor([2, 4])
@@ -45,6 +47,10 @@ def test_steps_lower_the_loss_on_a_fixed_batch(tmp_path: Path) -> None:
         with torch.no_grad():
             out = trainer.model(x, mask, quality)
             return float(trainer.criterion(out, x, mask, trainer.lambdas[quality - 1])["loss"])
+
+    with trainer.autocast:  # bf16 autocast really engages on the CPU
+        x_hat = trainer.model(x, mask, quality)["x_hat"]
+    assert x_hat.dtype == (torch.bfloat16 if precision == "bf16" else torch.float32)
 
     before = loss()
     for _ in range(16):
