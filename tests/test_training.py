@@ -12,6 +12,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 
@@ -125,3 +126,26 @@ def test_cli_runs_the_smoke_config_end_to_end(tmp_path: Path) -> None:
         assert (tmp_path / name).is_file()
     model, metadata = ckpt.load_compact(tmp_path / "compact.pt")
     assert metadata["step"] == 6 and model.config.M == 40
+
+
+def test_a_single_lambda_trains_a_fixed_rate_model_that_codes(tmp_path: Path) -> None:
+    """One model per lambda (the rate ablation's other side): one quality level, a real stream."""
+    from screen_codec.codec import decode_image, encode_image
+    from screen_codec.models.torch_networks import TorchNetworks
+
+    overrides = {**smoke_config().model_overrides, "lambdas": [0.0067]}
+    config = smoke_config(model_overrides=overrides, steps=3)  # validation at step 3
+    trainer = Trainer(config, tmp_path, torch.device("cpu"))
+    assert trainer.fit() == 3
+    rows = (tmp_path / "val.csv").read_text().splitlines()
+    assert [row.split(",")[1:3] for row in rows[1:]] == [["1", "0.0067"]]
+
+    model, _ = ckpt.load_compact(tmp_path / "compact.pt")
+    networks = TorchNetworks(model.eval())
+    assert networks.num_qualities == 1
+    image = np.random.default_rng(0).integers(0, 256, (64, 96, 3), dtype=np.uint8)
+    mask = np.zeros(image.shape[:2], dtype=np.uint8)
+    stream = encode_image(networks, image, mask, 1)
+    assert decode_image(networks, stream).shape == image.shape
+    with pytest.raises(ValueError):
+        encode_image(networks, image, mask, 2)
