@@ -38,6 +38,7 @@ import statistics
 import subprocess
 import sys
 import time
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -149,6 +150,20 @@ def load_variant(checkpoint: str, detector: str, seed: int) -> Variant:
         "metadata": {k: v for k, v in metadata.items() if isinstance(v, (str, int, float, bool))},
     }
     return Variant(f"{name}/{detector}", checkpoint, detector, nets, info)
+
+
+def distinct_labels(variants: list[Variant]) -> list[Variant]:
+    """Two checkpoints of one configuration at one step (e.g. an ablation's two runs) would share
+    a label and so merge their points: name those by their training config, else their path."""
+    counts = Counter(v.label for v in variants)
+    for v in variants:
+        if counts[v.label] > 1:
+            source = v.info["metadata"].get("train_config") or v.checkpoint
+            name, detector = v.label.rsplit("/", 1)
+            v.label = f"{name}:{source}/{detector}"
+    if len({v.label for v in variants}) < len(variants):
+        raise SystemExit("two variants are the same checkpoint and detector")
+    return variants
 
 
 def run_variant(variant: Variant, images: Sequence[BenchImage], tile_size: int) -> list[Point]:
@@ -504,7 +519,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     host = host_info(args.threads)
     code = code_version()  # at the start: the code this run imported
     images = load_images(args.images, args.split)
-    variants = [load_variant(c, d, args.seed) for c in args.checkpoint for d in args.detector]
+    variants = distinct_labels(
+        [load_variant(c, d, args.seed) for c in args.checkpoint for d in args.detector]
+    )
     if args.ablation and len(variants) < 2:
         raise SystemExit("--ablation needs at least two variants (checkpoints x detectors)")
     points: list[Point] = []
