@@ -42,13 +42,14 @@ def _body(rng: np.random.Generator, kind: str, w: int, h: int, bg: Color, grid: 
     if kind in ("bar", "hbar"):
         slot = (H if kind == "hbar" else W) / n
         bw = slot * 0.8 / n_series
+        bar = max(bw - ss, 0.0)  # a gap of ss pixels between bars, unless the bars are thinner than that
         for s in range(n_series):
             for i in range(n):
                 a = slot * (i + 0.1) + s * bw
                 if kind == "bar":
-                    d.rectangle((a, H * (1 - data[s, i]), a + bw - ss, H), fill=colors[s])
+                    d.rectangle((a, H * (1 - data[s, i]), a + bar, H), fill=colors[s])
                 else:
-                    d.rectangle((0, a, W * data[s, i], a + bw - ss), fill=colors[s])
+                    d.rectangle((0, a, W * data[s, i], a + bar), fill=colors[s])
     elif kind == "scatter":
         r = 2.5 * ss
         for s in range(n_series):
