@@ -162,10 +162,17 @@ def test_bad_inputs_are_rejected(compact):
         encode_image(compact, rgb, mask[:10], quality=1)
 
 
+ESCAPE_BITS = 16 + 8  # most bits compressai's rANS spends on a value just beyond its table
+
 
 def test_coded_size_matches_the_rate_estimate_of_the_trained_default():
     """The bundled default (compact, trained: see models/default/manifest.json) on a 512x512 crop
-    of a real screenshot: rANS bytes within 3% of the likelihood estimate at every quality."""
+    of a real screenshot: rANS bytes within 3% of the likelihood estimate at every quality.
+
+    The estimate charges each symbol -log2 p, but at most what the coder spends on a value beyond
+    its table: the escape symbol (16-bit CDF precision: <= 16 bits) and a 4-bit bypass count and
+    chunk (8 bits). The model's likelihood bound charges such outliers up to 30 bits; at step 21500
+    0.5-2 % of the symbols cost over 10 bits, and uncapped the coder came out 2.6-4.5 % under."""
     from training.checkpoint import load_compact
 
     model, _ = load_compact(DEFAULT_CHECKPOINT)
@@ -178,6 +185,7 @@ def test_coded_size_matches_the_rate_estimate_of_the_trained_default():
         coded_bits = 8 * (len(code.sections.z) + sum(len(s) for s in code.sections.y))
         with torch.no_grad():
             out = model(torch.from_numpy(x), torch.from_numpy(m), torch.tensor([quality]))
-        estimate = sum(float(-torch.log2(lik).sum()) for lik in out["likelihoods"].values())
+        bits = [(-torch.log2(lik)).clamp(max=ESCAPE_BITS) for lik in out["likelihoods"].values()]
+        estimate = sum(float(b.sum()) for b in bits)
         print(f"quality {quality}: coded {coded_bits} bits, estimated {estimate:.0f}")
         assert abs(coded_bits / estimate - 1) < 0.03
