@@ -18,7 +18,15 @@ import torch
 
 from screen_codec.models import build_model
 from training import checkpoint as ckpt
-from training.train import REPO, CosineSchedule, StepBatches, TrainConfig, Trainer
+from training.train import (
+    REPO,
+    CosineSchedule,
+    StepBatches,
+    TrainConfig,
+    Trainer,
+    bf16_is_native,
+    uses_bf16,
+)
 
 SMOKE = REPO / "training" / "configs" / "cpu_smoke.yaml"
 
@@ -57,6 +65,17 @@ def test_steps_lower_the_loss_on_a_fixed_batch(tmp_path: Path, precision: str) -
     for _ in range(16):
         trainer.train_step()
     assert loss() < 0.5 * before
+
+
+def test_auto_precision_picks_bf16_only_where_the_cpu_has_bf16_instructions() -> None:
+    cpu = torch.device("cpu")
+    cascade_lake = frozenset({"avx2", "avx512f", "avx512bw", "avx512_vnni"})
+    assert not bf16_is_native(cpu, cascade_lake)  # emulated: slower than fp32
+    assert bf16_is_native(cpu, cascade_lake | {"avx512_bf16"})  # Cooper Lake, Zen 4
+    assert bf16_is_native(cpu, cascade_lake | {"avx512_bf16", "amx_bf16"})  # Sapphire Rapids
+    assert uses_bf16("bf16", cpu) and not uses_bf16("none", cpu)  # explicit choices are kept
+    with pytest.raises(ValueError, match="mixed_precision"):
+        uses_bf16("fp16", cpu)
 
 
 def test_resume_repeats_the_next_step_exactly(tmp_path: Path) -> None:
