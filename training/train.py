@@ -252,6 +252,7 @@ def read_cpu_flags() -> frozenset[str]:
 
 
 def uses_bf16(mixed_precision: str, device: torch.device) -> bool:
+    """Resolve the config's mixed_precision (auto | bf16 | none) for this device."""
     if mixed_precision not in ("auto", "bf16", "none"):
         raise ValueError(f"mixed_precision must be auto, bf16 or none, not {mixed_precision!r}")
     return mixed_precision == "bf16" or (mixed_precision == "auto" and bf16_is_native(device))
