@@ -59,6 +59,7 @@ from screen_codec.models.torch_networks import TorchNetworks  # noqa: E402
 from training.checkpoint import load_compact  # noqa: E402
 from training.data import store  # noqa: E402
 from training.data.canvas import rasterise_boxes  # noqa: E402
+from training.train import read_cpuinfo  # noqa: E402
 
 IMAGE_SUFFIXES = (".png", ".webp", ".jpg", ".jpeg", ".bmp")
 ANCHOR = "avif-444"  # the bar (FINDINGS section 5)
@@ -358,13 +359,8 @@ def code_version() -> dict[str, Any]:
 
 
 def host_info(threads: int) -> dict[str, Any]:
-    cpu = next(
-        (line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
-         if line.startswith("model name")),
-        platform.processor(),
-    )
     return {
-        "cpu": cpu,
+        "cpu": read_cpuinfo("model name") or platform.processor(),
         "cpu_count": os.cpu_count(),
         "platform": platform.platform(),
         "python": platform.python_version(),

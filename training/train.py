@@ -235,20 +235,22 @@ def bf16_is_native(device: torch.device, cpu_flags: frozenset[str] | None = None
     than fp32)."""
     if device.type == "cuda":
         return torch.cuda.is_bf16_supported()
-    flags = read_cpu_flags() if cpu_flags is None else cpu_flags
+    flags = frozenset(read_cpuinfo("flags").split()) if cpu_flags is None else cpu_flags
     return bool(flags & {"amx_bf16", "avx512_bf16"})
 
 
-def read_cpu_flags() -> frozenset[str]:
-    """The CPU's feature flags from /proc/cpuinfo (empty where there is none, e.g. macOS)."""
+def read_cpuinfo(field: str) -> str:
+    """The first core's value of a /proc/cpuinfo field ("model name", "flags"); "" where there is
+    none (no such field, or no /proc, e.g. macOS)."""
     try:
-        text = Path("/proc/cpuinfo").read_text()
+        lines = Path("/proc/cpuinfo").read_text().splitlines()
     except OSError:
-        return frozenset()
-    for line in text.splitlines():
-        if line.startswith("flags"):
-            return frozenset(line.partition(":")[2].split())
-    return frozenset()
+        return ""
+    for line in lines:
+        key, _, value = line.partition(":")
+        if key.strip() == field:
+            return value.strip()
+    return ""
 
 
 def uses_bf16(mixed_precision: str, device: torch.device) -> bool:
