@@ -175,8 +175,8 @@ def test_coded_size_matches_the_rate_estimate_of_the_trained_default():
     4-bit bypass count and chunk), where the likelihood bound charges up to 30. Which of the two a
     rare symbol takes is the coder's business, so the coded size is checked against the estimate
     with the cheaper cap (-3 %) and the dearer one (+3 %). At step 33822 0.3-1.2 % of the symbols
-    cost over 16 bits and carry 13-21 % of the estimate; the coded size fell between the two (and
-    again at steps 37617 and 40600: q1 coded 50720 bits within 49039-52127 at 40600)."""
+    cost over 16 bits and carry 13-21 % of the estimate; the coded size fell between the two, as it
+    has for every default since (README, "Where it stands")."""
     from training.checkpoint import load_compact
 
     model, _ = load_compact(DEFAULT_CHECKPOINT)
