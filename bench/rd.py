@@ -35,7 +35,6 @@ import json
 import os
 import platform
 import statistics
-import subprocess
 import sys
 import time
 from collections import Counter
@@ -59,7 +58,7 @@ from screen_codec.models.torch_networks import TorchNetworks  # noqa: E402
 from training.checkpoint import load_compact  # noqa: E402
 from training.data import store  # noqa: E402
 from training.data.canvas import rasterise_boxes  # noqa: E402
-from training.train import read_cpuinfo  # noqa: E402
+from training.provenance import cpu_name, git  # noqa: E402
 
 IMAGE_SUFFIXES = (".png", ".webp", ".jpg", ".jpeg", ".bmp")
 ANCHOR = "avif-444"  # the bar (FINDINGS section 5)
@@ -349,18 +348,13 @@ def curve_summary(curve: Curve) -> dict[str, Any]:
 # ---------------------------------------------------------------- report
 def code_version() -> dict[str, Any]:
     """The commit the codec code came from, and whether its files differed from it."""
-    root = Path(__file__).resolve().parents[1]
-
-    def git(*command: str) -> str:
-        return subprocess.run(["git", *command], cwd=root, capture_output=True, text=True).stdout.strip()
-
     changed = git("status", "--porcelain", "--", "screen_codec", "training", "bench")
     return {"git_commit": git("rev-parse", "HEAD"), "changed_files": changed.splitlines()}
 
 
 def host_info(threads: int) -> dict[str, Any]:
     return {
-        "cpu": read_cpuinfo("model name") or platform.processor(),
+        "cpu": cpu_name(),
         "cpu_count": os.cpu_count(),
         "platform": platform.platform(),
         "python": platform.python_version(),

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import dataclasses
 import itertools
+import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -18,6 +20,7 @@ import torch
 
 from screen_codec.models import build_model
 from training import checkpoint as ckpt
+from training.provenance import cpu_name, git
 from training.train import (
     REPO,
     CosineSchedule,
@@ -143,6 +146,9 @@ def test_cli_runs_the_smoke_config_end_to_end(tmp_path: Path) -> None:
     assert len((tmp_path / "val.csv").read_text().splitlines()) == 1 + 2 * 5  # 2 evals x 5 levels
     for name in ("config.yaml", "run_info.json", "last.pt"):
         assert (tmp_path / name).is_file()
+    info = json.loads((tmp_path / "run_info.json").read_text())
+    assert info["device"] == f"cpu {cpu_name()} x{os.cpu_count()}"  # the CPU model, not just "x86_64"
+    assert info["git_commit"] == git("rev-parse", "HEAD") and info["argv"][1:3] == ["--config", str(SMOKE)]
     model, metadata = ckpt.load_compact(tmp_path / "compact.pt")
     assert metadata["step"] == 6 and model.config.M == 40
 

@@ -27,7 +27,6 @@ import math
 import os
 import platform
 import random
-import subprocess
 import sys
 import time
 from contextlib import nullcontext
@@ -49,8 +48,8 @@ from training import checkpoint as ckpt
 from training.data.dataset import CropDataset, SyntheticStream, random_crop, seed_worker, to_sample
 from training.data.synthetic import SYNTHETIC_VAL_SEED0, render_screen
 from training.evaluate import append_csv, append_rows, rate_distortion, validation_screens
+from training.provenance import REPO, cpu_name, git, read_cpuinfo
 
-REPO = Path(__file__).resolve().parent.parent
 RENDERED = "rendered"  # mix key of screens rendered on the fly (needs the fonts; not on GPU hosts)
 TRAIN_FIELDS = ("step", "loss", "bpp", "psnr", "text_psnr", "aux_loss", "lr", "it_s")
 
@@ -239,20 +238,6 @@ def bf16_is_native(device: torch.device, cpu_flags: frozenset[str] | None = None
     return bool(flags & {"amx_bf16", "avx512_bf16"})
 
 
-def read_cpuinfo(field: str) -> str:
-    """The first core's value of a /proc/cpuinfo field ("model name", "flags"); "" where there is
-    none (no such field, or no /proc, e.g. macOS)."""
-    try:
-        lines = Path("/proc/cpuinfo").read_text().splitlines()
-    except OSError:
-        return ""
-    for line in lines:
-        key, _, value = line.partition(":")
-        if key.strip() == field:
-            return value.strip()
-    return ""
-
-
 def uses_bf16(mixed_precision: str, device: torch.device) -> bool:
     """Resolve the config's mixed_precision (auto | bf16 | none) for this device."""
     if mixed_precision not in ("auto", "bf16", "none"):
@@ -267,16 +252,7 @@ def seed_everything(seed: int) -> None:
 
 
 def run_info(device: torch.device) -> dict[str, Any]:
-    """Git commit and library versions, written beside the config."""
-
-    def git(*args: str) -> str:
-        try:
-            return subprocess.run(
-                ["git", *args], cwd=REPO, capture_output=True, text=True, check=True
-            ).stdout.strip()
-        except (OSError, subprocess.CalledProcessError):
-            return "unknown"
-
+    """Git commit, library versions and host, written beside the config."""
     versions = {}
     for package in ("torch", "numpy", "compressai", "PyYAML"):
         try:
@@ -292,7 +268,7 @@ def run_info(device: torch.device) -> dict[str, Any]:
         "device": (
             torch.cuda.get_device_name(device)
             if device.type == "cuda"
-            else f"cpu {platform.machine()} x{os.cpu_count()}"
+            else f"cpu {cpu_name()} x{os.cpu_count()}"
         ),
         "threads": torch.get_num_threads(),
         "argv": sys.argv,
