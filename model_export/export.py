@@ -26,7 +26,6 @@ import json
 import logging
 import platform
 import shutil
-import subprocess
 import tempfile
 import time
 import warnings
@@ -46,6 +45,7 @@ from screen_codec.models import ModelConfig, ScreenContentCodec
 from screen_codec.entropy.integer_networks import FORMAT as INTEGER_FORMAT
 from screen_codec.models.torch_networks import entropy_tables, integer_entropy_parameters, model_id
 from service.runtime import sha256_file, tables_digest
+from training.provenance import git
 
 log = logging.getLogger(__name__)
 
@@ -53,7 +53,6 @@ MANIFEST = "manifest.json"
 FORMAT = "screen_codec.model"
 FORMAT_VERSION = 1
 OPSET = 17
-REPO = Path(__file__).resolve().parent.parent
 
 # How the runtime turns pixels into network input (screen_codec.codec._network_input).
 INPUT_NORMALISATION = {
@@ -338,15 +337,6 @@ def _version(package: str) -> str:
         return "absent"
 
 
-def _git_commit() -> str:
-    try:
-        return subprocess.run(
-            ["git", "rev-parse", "HEAD"], cwd=REPO, capture_output=True, text=True, check=True
-        ).stdout.strip()
-    except (OSError, subprocess.CalledProcessError):
-        return "unknown"
-
-
 def detector_entry(name: str) -> dict:
     """The model's default text detector and the packaged file it runs (not copied here)."""
     entry: dict[str, Any] = {"name": name}
@@ -436,7 +426,7 @@ def build_manifest(
             "python": platform.python_version(),
             "opset": OPSET,
             "exporter": "torch.onnx.export(dynamo=False)",
-            "git_commit": _git_commit(),
+            "git_commit": git("rev-parse", "HEAD"),
             "exported_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         },
     }

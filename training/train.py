@@ -340,6 +340,8 @@ class Trainer:
         self.criterion = RateDistortionLoss(text_weighted=config.text_weighted)
         self.lambdas = torch.tensor(self.model.config.lambdas, device=device)
         self.bf16 = uses_bf16(config.mixed_precision, device)
+        # taken once: the checkpoints of a run name the commit it started from, not HEAD at save time
+        self.run_info = {**run_info(device), "bf16_autocast": self.bf16}
         self.autocast = (
             torch.autocast(device.type, dtype=torch.bfloat16) if self.bf16 else nullcontext()
         )
@@ -437,13 +439,10 @@ class Trainer:
             "train_config": self.config.to_dict(),
         }
 
-    def run_info(self) -> dict[str, Any]:
-        return {**run_info(self.device), "bf16_autocast": self.bf16}
-
     def save(self) -> list[Path]:
         """last.pt (full) and compact.pt[.partKofN]; returns the compact files."""
         ckpt.save_training_state(self.out / "last.pt", self.training_state())
-        metadata = {"step": self.step, "train_config": self.config.name, **self.run_info()}
+        metadata = {"step": self.step, "train_config": self.config.name, **self.run_info}
         return ckpt.save_compact(
             self.out / "compact.pt", self.model, metadata, self.config.compact_dtype
         )
@@ -456,7 +455,7 @@ class Trainer:
         if main:
             self.out.mkdir(parents=True, exist_ok=True)
             (self.out / "config.yaml").write_text(yaml.safe_dump(config.to_dict(), sort_keys=False))
-            (self.out / "run_info.json").write_text(json.dumps(self.run_info(), indent=2))
+            (self.out / "run_info.json").write_text(json.dumps(self.run_info, indent=2))
         bar = tqdm(
             total=config.steps,
             initial=self.step,
