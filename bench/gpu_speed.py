@@ -17,7 +17,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import statistics
 import sys
 import time
@@ -34,6 +33,7 @@ from screen_codec import codec  # noqa: E402
 from screen_codec.entropy.latent_coder import decode_latents, encode_latents  # noqa: E402
 from screen_codec.models.torch_networks import TorchNetworks  # noqa: E402
 from training.checkpoint import load_compact  # noqa: E402
+from training.provenance import cpu_name  # noqa: E402
 
 SIZES = {"720p": (1280, 720), "1080p": (1920, 1080)}
 
@@ -114,7 +114,7 @@ def main() -> None:
               f"(analysis {r['analysis_ms']:.1f} + entropy {r['entropy_encode_ms']:.1f})  decode {r['decode_ms']:7.1f} ms "
               f"(entropy {r['entropy_decode_ms']:.1f} + synthesis {r['synthesis_ms']:.1f})")
     result = {
-        "device": torch.cuda.get_device_name(device) if device.type == "cuda" else platform.processor() or "cpu",
+        "device": torch.cuda.get_device_name(device) if device.type == "cuda" else cpu_name(),
         "torch": torch.__version__, "host_cpus": os.cpu_count(), "rows": rows,
     }
     if args.json:

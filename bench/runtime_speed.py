@@ -20,7 +20,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import resource
 import subprocess
 import sys
@@ -32,6 +31,8 @@ import numpy as np
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(REPO), str(REPO / "tests")]
+
+from training.provenance import cpu_name  # noqa: E402
 
 SIZES = {"720p": (1280, 720), "1080p": (1920, 1080), "4k": (3840, 2160)}
 
@@ -285,7 +286,7 @@ def main() -> None:
     report = {
         "model": manifest["name"], "model_id": manifest["model_id"], "trained": manifest.get("trained"),
         "threads": args.threads, "repeat": args.repeat, "quality": args.quality,
-        "machine": {"processor": platform.processor() or platform.machine(), "cpus": os.cpu_count(),
+        "machine": {"processor": cpu_name(), "cpus": os.cpu_count(),
                     "load_avg": os.getloadavg()},
         "results": results, "entropy_coders": entropy,
     }
