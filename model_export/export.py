@@ -21,7 +21,6 @@ from __future__ import annotations
 import contextlib
 import copy
 import csv
-import importlib.metadata
 import json
 import logging
 import platform
@@ -45,7 +44,7 @@ from screen_codec.models import ModelConfig, ScreenContentCodec
 from screen_codec.entropy.integer_networks import FORMAT as INTEGER_FORMAT
 from screen_codec.models.torch_networks import entropy_tables, integer_entropy_parameters, model_id
 from service.runtime import sha256_file, tables_digest
-from training.provenance import git
+from training.provenance import git, package_version
 
 log = logging.getLogger(__name__)
 
@@ -330,20 +329,13 @@ def export_entropy_parameters(model: ScreenContentCodec, out: Path) -> dict:
 
 
 # ---------------------------------------------------------------- manifest
-def _version(package: str) -> str:
-    try:
-        return importlib.metadata.version(package)
-    except importlib.metadata.PackageNotFoundError:
-        return "absent"
-
-
 def detector_entry(name: str) -> dict:
     """The model's default text detector and the packaged file it runs (not copied here)."""
     entry: dict[str, Any] = {"name": name}
     if name == "dbnet":
         from screen_codec.detectors import dbnet
 
-        entry.update(file=dbnet.MODEL_FILE, package=f"rapidocr=={_version('rapidocr')} (installed --no-deps)")
+        entry.update(file=dbnet.MODEL_FILE, package=f"rapidocr=={package_version('rapidocr')} (installed --no-deps)")
         try:
             path = dbnet.default_model_path()
             entry["sha256"] = sha256_file(path)
@@ -420,9 +412,9 @@ def build_manifest(
         "text_detector": detector_entry(detector),
         "exported_with": {
             "torch": torch.__version__,
-            "onnx": _version("onnx"),
-            "onnxruntime": _version("onnxruntime-gpu") if _version("onnxruntime-gpu") != "absent" else _version("onnxruntime"),
-            "compressai": _version("compressai"),
+            "onnx": package_version("onnx"),
+            "onnxruntime": package_version("onnxruntime-gpu") if package_version("onnxruntime-gpu") != "absent" else package_version("onnxruntime"),
+            "compressai": package_version("compressai"),
             "python": platform.python_version(),
             "opset": OPSET,
             "exporter": "torch.onnx.export(dynamo=False)",

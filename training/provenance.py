@@ -6,6 +6,7 @@ oneDNN kernels differ between Xeon generations)."""
 
 from __future__ import annotations
 
+import importlib.metadata
 import platform
 import subprocess
 from pathlib import Path
@@ -22,6 +23,14 @@ def git(*args: str) -> str:
         ).stdout.strip()
     except (OSError, subprocess.CalledProcessError):
         return "unknown"
+
+
+def package_version(package: str) -> str:
+    """The installed distribution's version; "absent" where it is not installed."""
+    try:
+        return importlib.metadata.version(package)
+    except importlib.metadata.PackageNotFoundError:
+        return "absent"
 
 
 def read_cpuinfo(field: str) -> str:

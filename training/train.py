@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import importlib.metadata
 import json
 import math
 import os
@@ -48,7 +47,7 @@ from training import checkpoint as ckpt
 from training.data.dataset import CropDataset, SyntheticStream, random_crop, seed_worker, to_sample
 from training.data.synthetic import SYNTHETIC_VAL_SEED0, render_screen
 from training.evaluate import append_csv, append_rows, rate_distortion, validation_screens
-from training.provenance import REPO, cpu_name, git, read_cpuinfo
+from training.provenance import REPO, cpu_name, git, package_version, read_cpuinfo
 
 RENDERED = "rendered"  # mix key of screens rendered on the fly (needs the fonts; not on GPU hosts)
 TRAIN_FIELDS = ("step", "loss", "bpp", "psnr", "text_psnr", "aux_loss", "lr", "it_s")
@@ -253,12 +252,8 @@ def seed_everything(seed: int) -> None:
 
 def run_info(device: torch.device) -> dict[str, Any]:
     """Git commit, library versions and host, written beside the config."""
-    versions = {}
-    for package in ("torch", "numpy", "compressai", "PyYAML"):
-        try:
-            versions[package] = importlib.metadata.version(package)
-        except importlib.metadata.PackageNotFoundError:
-            versions[package] = "absent"
+    packages = ("torch", "numpy", "compressai", "PyYAML")
+    versions = {package: package_version(package) for package in packages}
     return {
         "git_commit": git("rev-parse", "HEAD"),
         "git_dirty": git("status", "--porcelain", "--untracked-files=no") not in ("", "unknown"),
