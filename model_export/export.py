@@ -413,7 +413,10 @@ def build_manifest(
         "exported_with": {
             "torch": torch.__version__,
             "onnx": package_version("onnx"),
-            "onnxruntime": package_version("onnxruntime-gpu") if package_version("onnxruntime-gpu") != "absent" else package_version("onnxruntime"),
+            # the GPU wheel installs the same module under its own distribution name
+            "onnxruntime": next(
+                (v for p in ("onnxruntime-gpu", "onnxruntime") if (v := package_version(p)) != "absent"), "absent"
+            ),
             "compressai": package_version("compressai"),
             "python": platform.python_version(),
             "opset": OPSET,
