@@ -87,8 +87,15 @@ def test_resume_repeats_the_next_step_exactly(tmp_path: Path) -> None:
     assert first.fit() == 2
     expected = first.train_step()
 
+    # A run stopped after its last checkpoint logged steps that the resumed run replays: dropped.
+    logged = (tmp_path / "train.csv").read_text()
+    last_row = logged.splitlines()[-1]
+    assert last_row.startswith("2,")
+    with open(tmp_path / "train.csv", "a") as handle:
+        handle.write("3," + last_row.removeprefix("2,") + "\n")
     resumed = Trainer(config, tmp_path, torch.device("cpu"), resume=tmp_path / "last.pt")
     assert resumed.step == 2
+    assert (tmp_path / "train.csv").read_text() == logged
     assert resumed.train_step() == expected
 
     # A compact checkpoint keeps the step (and so the schedule) but restarts the optimizers.

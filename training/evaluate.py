@@ -135,6 +135,20 @@ def append_csv(path: Path, fields: Sequence[str], rows: Iterable[dict[str, Any]]
         writer.writerows(rows)
 
 
+def drop_rows_after(path: Path, step: int) -> None:
+    """Keep a log's rows up to ``step``: a run resumed from a checkpoint at ``step`` logs the later
+    steps again, and a plot of the CSV should see each step once."""
+    if not path.exists():
+        return
+    with open(path, newline="") as handle:
+        reader = csv.DictReader(handle)
+        fields, rows = reader.fieldnames or [], [r for r in reader if int(r["step"]) <= step]
+    with open(path, "w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=fields)
+        writer.writeheader()
+        writer.writerows(rows)
+
+
 def append_rows(path: Path, step: int, rows: Sequence[dict[str, float]]) -> None:
     """Append RD rows (``rate_distortion``'s) of ``step`` to a val CSV."""
     append_csv(path, VAL_FIELDS, ({"step": step, **row} for row in rows))

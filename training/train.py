@@ -14,7 +14,8 @@ Usage:
 Reproducibility: a batch is a pure function of (seed, step, rank) (StepBatches), so are the
 per-sample qualities, and the quantisation noise comes from the torch RNG, whose state the full
 checkpoint carries.
-So a resumed run repeats the uninterrupted one step for step (same device, same thread count).
+So a resumed run repeats the uninterrupted one step for step (same device, same thread count),
+and drops the rows its logs hold past the checkpoint's step before it replays them.
 """
 
 from __future__ import annotations
@@ -46,7 +47,7 @@ from screen_codec.models import ScreenContentCodec, build_model
 from training import checkpoint as ckpt
 from training.data.dataset import CropDataset, SyntheticStream, random_crop, seed_worker, to_sample
 from training.data.synthetic import SYNTHETIC_VAL_SEED0, render_screen
-from training.evaluate import append_csv, append_rows, rate_distortion, validation_screens
+from training.evaluate import append_csv, append_rows, drop_rows_after, rate_distortion, validation_screens
 from training.provenance import REPO, cpu_name, git, package_version, read_cpuinfo
 
 RENDERED = "rendered"  # mix key of screens rendered on the fly (needs the fonts; not on GPU hosts)
@@ -327,6 +328,9 @@ class Trainer:
             ckpt.set_rng_states(resume_state["rng"])
             if self.dist.world > 1:  # the saved states are rank 0's: keep the ranks' noise apart
                 seed_everything(config.seed * 1_000_003 + self.step * 1024 + self.dist.rank)
+        if resume is not None and self.dist.main:  # the steps after the checkpoint are replayed
+            for log in ("train.csv", "val.csv"):
+                drop_rows_after(out / log, self.step)
 
         self.network: nn.Module = self.model
         if self.dist.world > 1:
