@@ -46,6 +46,15 @@ def smoke_config(**changes) -> TrainConfig:
     return dataclasses.replace(TrainConfig.load(SMOKE), **changes)
 
 
+def test_a_config_extends_another_and_replaces_only_the_keys_it_names(tmp_path: Path) -> None:
+    base = TrainConfig.load(SMOKE)
+    (tmp_path / "base.yaml").write_text(SMOKE.read_text())
+    (tmp_path / "phase.yaml").write_text("extends: base.yaml\nname: phase\nsteps: 99\nseed: 7\n")
+    phase = TrainConfig.load(tmp_path / "phase.yaml")
+    assert (phase.name, phase.steps, phase.seed) == ("phase", 99, 7)
+    assert phase == dataclasses.replace(base, name="phase", steps=99, seed=7)
+
+
 @pytest.mark.parametrize("precision", ["none", "bf16"])
 def test_steps_lower_the_loss_on_a_fixed_batch(tmp_path: Path, precision: str) -> None:
     config = smoke_config(lr=1e-3, steps=1000, mixed_precision=precision)

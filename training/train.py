@@ -107,7 +107,14 @@ class TrainConfig:
 
     @classmethod
     def load(cls, path: Path) -> "TrainConfig":
-        return cls.from_dict(yaml.safe_load(path.read_text()))
+        """A YAML config. ``extends: OTHER.yaml`` (beside it) reads OTHER first and lets this file's
+        top-level keys replace OTHER's, so a phase config names only what differs from the run it
+        continues."""
+        raw = yaml.safe_load(path.read_text())
+        base = raw.pop("extends", None)
+        if base is not None:
+            raw = {**cls.load(path.parent / base).to_dict(), **raw}
+        return cls.from_dict(raw)
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
