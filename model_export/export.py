@@ -6,7 +6,8 @@
             synthesis.onnx (y_hat_q, z_hat_q, quality -> x_hat)    w = h_w(z^), g_s(+g_s,p)
             [synthesis_fp16.onnx  with --fp16-synthesis: the same graph in float16, fp32 I/O]
         ──quantise h_s, slice mean/scale, LRP──► entropy_parameters.npz  (integer weights)
-        ──parity (model_export/parity.py) in a temporary directory──► manifest.json ──► rename to out
+        ──parity (model_export/parity.py) in a temporary directory──► manifest.json
+        ──reference streams (model_export/reference_streams.py)──► reference_q*.scic ──► rename to out
 
 The entropy-parameter networks decide CDF indexes and symbol offsets (the exactness boundary of
 ARCHITECTURE.md), so they are not ONNX graphs: they are exported as the integer weights that
@@ -464,7 +465,7 @@ def export_model(
 ) -> dict:
     """Export ``model`` to the directory ``out`` (replaced only when parity passes); returns the
     manifest. Raises parity.ParityError when ONNX Runtime and PyTorch disagree."""
-    from . import parity
+    from . import parity, reference_streams
 
     out = Path(out)
     if out.exists() and (not out.is_dir() or (any(out.iterdir()) and not (out / MANIFEST).is_file())):
@@ -489,6 +490,7 @@ def export_model(
         log.info("parity passed in %.1f s", time.perf_counter() - start)
         manifest["parity"] = report
         write_manifest(staging, manifest)  # the manifest is not among the hashed files
+        manifest = reference_streams.add(staging)
         _replace_model_dir(staging, out)
         return manifest
     finally:

@@ -11,4 +11,6 @@ Modules, one concern each:
   models       WACNN backbone + SEM, registered configurations by name
   losses       rate + text-weighted distortion, eq. (8)-(11)
   bitstream    bitstream format v1 and its typed errors
+  codec        image <-> bitstream, the coding path both worlds run
+  reference_streams  a model's cross-hardware decoding contract, checked at every load
 """

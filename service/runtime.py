@@ -2,7 +2,7 @@
 
     model_dir/manifest.json ──sha256 of every file──► ORT sessions (analysis, synthesis: the chosen
         providers) + the integer entropy-parameter path (entropy_parameters.npz, numpy, exact on
-        any machine) ──warm-up──► ready
+        any machine) ──reference streams decode to their recorded latents──► warm-up ──► ready
 
     encode: RGB uint8 ──text mask (detector | client mask | ones)──► screen_codec.codec.encode_image
             (driving OnnxNetworks / TimedEntropyParameters below) ──► bitstream
@@ -34,7 +34,7 @@ import numpy as np
 import onnxruntime as ort
 import threadpoolctl
 
-from screen_codec import codec, detectors
+from screen_codec import codec, detectors, reference_streams
 from screen_codec.bitstream import CorruptBitstreamError
 from screen_codec.entropy.integer_networks import IntegerEntropyParameters
 from screen_codec.entropy.latent_coder import EntropyTables
@@ -58,7 +58,8 @@ _OPT_LEVELS = {
 
 
 class ModelDirectoryError(RuntimeError):
-    """The model directory is missing, incomplete, of an unknown format, or fails its hashes."""
+    """The model directory is missing, incomplete, of an unknown format, fails its hashes, or its
+    reference streams do not decode on this host."""
 
 
 @dataclass(frozen=True)
@@ -103,6 +104,9 @@ class RuntimeOptions:
     # whole (peak RSS ~1.5 GB at 2 threads) and caps 4K at ~2.8 GB; 1024 caps 4K at ~0.9 GB.
     tile_size: int = 2048
     warm_up: bool = True
+    # Decode the reference streams at load and refuse the model when the latents differ (off only
+    # while exporting, before the streams exist).
+    check_reference_streams: bool = True
 
 
 # ---------------------------------------------------------------- model directory
@@ -360,6 +364,8 @@ class CodecRuntime:
         if self.default_detector != wanted:
             log.warning("model %s asks for the %r text detector, which is not installed here; using %r",
                         self.name, wanted, self.default_detector)
+        if options.check_reference_streams:
+            self._check_reference_streams()
         if options.warm_up:
             self.warm_up()
 
@@ -425,6 +431,23 @@ class CodecRuntime:
                         options["intra_op_threads"] = self.options.intra_op_threads
                 self._detectors[name] = detectors.get_detector(name, **options)
             return self._detectors[name]
+
+    def _check_reference_streams(self) -> None:
+        """Refuse to serve where this host's entropy decoding differs from the exporting host's:
+        streams from the other replicas would not decode here (screen_codec.reference_streams)."""
+        spec = self.manifest.get("reference_streams")
+        if spec is None:
+            log.warning("model %s has no reference streams: decoding across hosts is unchecked (re-export it)",
+                        self.name)
+            return
+        try:
+            reference_streams.verify(self._networks.for_request(), self.model_dir, spec["streams"])
+        except reference_streams.ReferenceStreamError as error:
+            raise ModelDirectoryError(
+                f"{self.model_dir}: this host does not decode the model's reference streams to the latents "
+                f"recorded at export ({error}); streams of other replicas would not decode here "
+                "(docs/RUNTIME.md, Exactness)"
+            ) from None
 
     def warm_up(self) -> None:
         """One small round trip (and the default detector once) so sessions, kernels and arenas

@@ -87,7 +87,8 @@ def test_manifest_describes_the_model_and_hashes_every_file():
     assert manifest["default_quality"] == 3
     graphs = {"analysis.onnx", "synthesis.onnx", "synthesis_fp16.onnx"}
     assert graphs == {p.name for p in model_dir.glob("*.onnx")}
-    assert set(manifest["files"]) == graphs | {"entropy_parameters.npz"}
+    references = {"reference_q1.scic", "reference_q5.scic"}  # tests/test_reference_streams.py
+    assert set(manifest["files"]) == graphs | {"entropy_parameters.npz"} | references
     for name, entry in manifest["files"].items():
         assert entry["sha256"] == ex.sha256_file(model_dir / name)
     tables = entropy_tables(model).to_dict()
