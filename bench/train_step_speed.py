@@ -29,11 +29,14 @@ from training.train import REPO, TrainConfig, Trainer  # noqa: E402
 SMOKE = REPO / "training" / "configs" / "cpu_smoke.yaml"  # a data-free config to start from
 
 
+MIXED_PRECISION = {"fp32": "none", "bf16": "bf16"}  # label -> TrainConfig.mixed_precision
+
+
 def step_times(model_name: str, precision: str, batch: int, crop: int, steps: int) -> list[float]:
     """Wall seconds of ``steps`` calls of ``Trainer.train_step`` on one random batch, after a warm-up."""
     config = dataclasses.replace(
         TrainConfig.load(SMOKE), model=model_name, model_overrides={}, batch_size=batch,
-        mixed_precision=precision, lr=1e-5, steps=10**6,
+        mixed_precision=MIXED_PRECISION[precision], lr=1e-5, steps=10**6,
     )
     with tempfile.TemporaryDirectory() as out:
         trainer = Trainer(config, Path(out), torch.device("cpu"))
