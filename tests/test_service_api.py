@@ -212,12 +212,16 @@ def _bad_decode_requests(stream: bytes) -> dict[str, tuple[pb.DecodeRequest, grp
     flipped[len(stream) // 2] ^= 0xFF
     version = bytearray(stream)
     version[4] = 99
+    emptied = bitstream.pack(bitstream.Bitstream(**{**parsed.__dict__, "tiles": tuple(
+        bitstream.TileSections(t.z, tuple(b"" for _ in t.y)) for t in parsed.tiles
+    )}))  # a valid checksum over sections that do not decode
     return {
         "empty": (pb.DecodeRequest(), inv),
         "not a bitstream": (pb.DecodeRequest(bitstream=b"\x89PNG not ours"), inv),
         "truncated": (pb.DecodeRequest(bitstream=stream[:-10]), loss),
         "header only": (pb.DecodeRequest(bitstream=stream[:12]), loss),
         "corrupt payload": (pb.DecodeRequest(bitstream=bytes(flipped)), loss),
+        "undecodable sections": (pb.DecodeRequest(bitstream=emptied), loss),
         "unknown version": (pb.DecodeRequest(bitstream=bytes(version)), inv),
         "foreign model": (pb.DecodeRequest(bitstream=foreign), inv),
         "over pixel limit": (pb.DecodeRequest(bitstream=huge), inv),
