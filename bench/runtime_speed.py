@@ -141,7 +141,7 @@ def entropy_coders(args: argparse.Namespace) -> dict:
             times.append(time.perf_counter() - t)
         return min(times), value
 
-    # CompressAI rANS, as the codec uses it (list conversion included)
+    # the codec's rANS: CompressAI's encoder (list conversion included), the bounds-checked decoder
     enc_s, streams = best(lambda: [rans.encode(s, i, t) for s, i, t in calls])
     dec_s, decoded = best(lambda: [rans.decode(b, i, t) for b, (_, i, t) in zip(streams, calls)])
     assert all(np.array_equal(d, s) for d, (s, _, _) in zip(decoded, calls))
