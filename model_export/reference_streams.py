@@ -16,7 +16,6 @@ from __future__ import annotations
 import argparse
 import hashlib
 import logging
-import platform
 import sys
 from pathlib import Path
 from typing import Any
@@ -24,6 +23,7 @@ from typing import Any
 import numpy as np
 
 from screen_codec import reference_streams
+from training.provenance import cpu_name
 
 REPO = Path(__file__).resolve().parent.parent
 SOURCE = Path("tests/test_service_screens/python_docs_code.png")  # relative to the repository
@@ -39,17 +39,6 @@ def source_image() -> np.ndarray:
 
     bgr = cv2.imread(str(REPO / SOURCE), cv2.IMREAD_COLOR)
     return np.ascontiguousarray(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB))
-
-
-def cpu_name() -> str:
-    """The CPU model (the hosts a stream crossed are named in test logs and notes)."""
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
 
 
 def add(model_dir: Path) -> dict[str, Any]:
