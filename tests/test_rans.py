@@ -3,8 +3,8 @@ checksum is valid end in CorruptBitstreamError, never in a crash.
 
 Before screen_codec.entropy.rans had its own decoder, CompressAI's C++ decoder read past the end of
 such a stream: a 720p stream with its y sections emptied (CRC recomputed) killed the process with
-SIGSEGV. The hostile streams run in a child process so that a crash fails the test instead of
-ending the test run.
+SIGSEGV. The hostile streams (and 200 seeded mutations of a small one) run in a child process so
+that a crash fails the test instead of ending the test run.
 """
 
 from __future__ import annotations
@@ -97,16 +97,49 @@ for name, sections in hostile.items():
     except bs.CorruptBitstreamError as error:
         outcome[name] = "corrupt"
 outcome["original"] = "decoded" if runtime.decode(good).rgb.shape == rgb.shape else "wrong shape"
-print(json.dumps(outcome))
+
+# Seeded mutations of a small stream's sections (bit flip, cut, extended, replaced, two swapped),
+# each packed with a valid checksum: a typed error or an image of the declared size, nothing else.
+small = bs.unpack(runtime.encode(rgb[:150, :300], 4, "none").bitstream)
+mutations = {}
+for trial in range(200):
+    sections = [small.tiles[0].z, *small.tiles[0].y]
+    k, op = int(rng.integers(len(sections))), int(rng.integers(5))
+    data = bytearray(sections[k])
+    if op == 0 and data:
+        data[rng.integers(len(data))] ^= 1 << int(rng.integers(8))
+    elif op == 1:
+        data = data[: rng.integers(len(data) + 1)]
+    elif op == 2:
+        data += rng.bytes(int(rng.integers(1, 9)))
+    elif op == 3:
+        data = bytearray(rng.bytes(len(data)))
+    if op == 4:
+        sections[k], sections[-1 - k] = sections[-1 - k], sections[k]
+    else:
+        sections[k] = bytes(data)
+    mutated = bs.Bitstream(**{**small.__dict__, "tiles": (bs.TileSections(sections[0], tuple(sections[1:])),)})
+    try:
+        result = "decoded" if runtime.decode(bs.pack(mutated)).rgb.shape == (150, 300, 3) else "wrong shape"
+    except bs.BitstreamError:
+        result = "corrupt"
+    except Exception as error:
+        result = type(error).__name__
+    mutations[result] = mutations.get(result, 0) + 1
+print(json.dumps({"hostile": outcome, "mutations": mutations}))
 """
 
 
-def test_hostile_streams_with_valid_checksums_are_corrupt_not_fatal():
+def test_hostile_and_mutated_streams_with_valid_checksums_are_corrupt_not_fatal():
     model_dir = exported()[1]
     result = subprocess.run(
         [sys.executable, "-c", HOSTILE, str(model_dir)], cwd=REPO, capture_output=True, text=True, timeout=300
     )
     assert result.returncode == 0, f"the decoding process died ({result.returncode}): {result.stderr[-2000:]}"
-    outcome = json.loads(result.stdout.strip().splitlines()[-1])
+    report = json.loads(result.stdout.strip().splitlines()[-1])
+    outcome = report["hostile"]
     assert outcome.pop("original") == "decoded"
     assert outcome == {name: "corrupt" for name in outcome} and len(outcome) == 7
+    mutations = report["mutations"]
+    assert set(mutations) <= {"corrupt", "decoded"}, mutations
+    assert sum(mutations.values()) == 200 and mutations["corrupt"] > 100
