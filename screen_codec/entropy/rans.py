@@ -124,7 +124,9 @@ _BYPASS_BITS = 4
 _MAX_BYPASS_GROUPS = 8  # the encoder escapes int32 values: at most 8 groups of 4 bits
 
 
-@numba.njit(cache=True, nogil=True)
+# No on-disk cache (numba raises at import where it finds no writable cache directory, e.g. a
+# read-only root filesystem): each process compiles at its first decode, ~0.8 s.
+@numba.njit(nogil=True)
 def _renorm(x: np.uint64, words: np.ndarray, pos: int) -> tuple[np.uint64, int]:
     """x < 2^31: shift in the next word; pos = -1 when there is none."""
     if x < np.uint64(1 << 31):
@@ -135,7 +137,7 @@ def _renorm(x: np.uint64, words: np.ndarray, pos: int) -> tuple[np.uint64, int]:
     return x, pos
 
 
-@numba.njit(cache=True, nogil=True)
+@numba.njit(nogil=True)
 def _decode_words(
     words: np.ndarray, indexes: np.ndarray, cdfs: np.ndarray, lengths: np.ndarray, offsets: np.ndarray,
     out: np.ndarray,
