@@ -33,6 +33,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from screen_codec import codec
+from screen_codec.metrics import psnr
 from screen_codec.entropy.latent_coder import EntropyParameters
 from screen_codec.models import ScreenContentCodec
 from screen_codec.models.torch_networks import TorchNetworks
@@ -49,11 +50,6 @@ ROUNDING_AMBIGUITY = 1e-3  # |v - (k + 0.5)| below this: rounding may go either 
 
 class ParityError(AssertionError):
     """ONNX Runtime and PyTorch disagree beyond the tolerances above."""
-
-
-def psnr(a: np.ndarray, b: np.ndarray) -> float:
-    mse = np.mean((a.astype(np.float64) - b.astype(np.float64)) ** 2)
-    return float("inf") if mse == 0 else float(10 * np.log10(255.0**2 / mse))
 
 
 # ---------------------------------------------------------------- check images

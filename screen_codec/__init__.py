@@ -13,4 +13,5 @@ Modules, one concern each:
   bitstream    bitstream format v1 and its typed errors
   codec        image <-> bitstream, the coding path both worlds run
   reference_streams  a model's cross-hardware decoding contract, checked at every load
+  metrics      PSNR of 8-bit images
 """

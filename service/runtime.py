@@ -446,7 +446,7 @@ class CodecRuntime:
             raise ModelDirectoryError(
                 f"{self.model_dir}: this host does not decode the model's reference streams to the latents "
                 f"recorded at export ({error}); streams of other replicas would not decode here "
-                "(docs/RUNTIME.md, Exactness)"
+                "(docs/RUNTIME.md, Reference streams)"
             ) from None
 
     def warm_up(self) -> None:

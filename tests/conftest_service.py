@@ -21,6 +21,7 @@ import grpc
 import numpy as np
 from prometheus_client.parser import text_string_to_metric_families
 
+from screen_codec.metrics import psnr
 from service.api.screencodec.v1 import screencodec_pb2_grpc as pb_grpc
 from service.config import ServerConfig
 from service.models import Runtime
@@ -45,11 +46,6 @@ def screenshots() -> dict[str, bytes]:
 
 def png_to_rgb(data: bytes) -> np.ndarray:
     return cv2.cvtColor(cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR), cv2.COLOR_BGR2RGB)
-
-
-def psnr(a: np.ndarray, b: np.ndarray) -> float:
-    mse = np.mean((a.astype(np.float64) - b.astype(np.float64)) ** 2)
-    return float("inf") if mse == 0 else 10 * np.log10(255.0**2 / mse)
 
 
 def assert_faithful(reference: np.ndarray, decoded: np.ndarray, margin_db: float = 0.5) -> None:

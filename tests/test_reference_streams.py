@@ -18,15 +18,11 @@ import numpy as np
 import pytest
 
 from screen_codec import codec, reference_streams
+from screen_codec.metrics import psnr
 from service.runtime import CodecRuntime, ModelDirectoryError, TimedEntropyParameters
 from test_export import exported
 
 REPO = Path(__file__).resolve().parent.parent
-
-
-def _psnr(a: np.ndarray, b: np.ndarray) -> float:
-    mse = np.mean((a.astype(np.float64) - b.astype(np.float64)) ** 2)
-    return float(10 * np.log10(255.0**2 / mse))
 
 
 @pytest.mark.parametrize("model", ["default", "lite"])
@@ -49,7 +45,7 @@ def test_bundled_reference_streams_decode_here_as_on_the_exporting_host(model):
     assert hashlib.sha256(source.tobytes()).hexdigest() == spec["source_pixels_sha256"]
     for entry in streams:  # the image: float g_s, held to the recorded PSNR
         image = runtime.decode((model_dir / entry["file"]).read_bytes()).rgb
-        assert abs(_psnr(image, source) - entry["psnr_db"]) < 0.01, entry["file"]
+        assert abs(psnr(image, source) - entry["psnr_db"]) < 0.01, entry["file"]
     tiled = codec.unpack((model_dir / streams[-1]["file"]).read_bytes())
     assert len(tiled.tiles) == 6  # 600x400 in tiles of 256: partial edge tiles included
 

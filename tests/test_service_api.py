@@ -11,9 +11,10 @@ from google.protobuf import descriptor_pool, message_factory
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha.proto_reflection_descriptor_database import ProtoReflectionDescriptorDatabase
 
-from conftest_service import assert_faithful, codec_runtime, png_to_rgb, psnr, running_server, screenshots
+from conftest_service import assert_faithful, codec_runtime, png_to_rgb, running_server, screenshots
 from fake_runtime import FakeRuntime
 from screen_codec import bitstream
+from screen_codec.metrics import psnr
 from service.api.screencodec.v1 import screencodec_pb2 as pb
 
 SERVICE = "screencodec.v1.ScreenCodec"

@@ -70,27 +70,23 @@ def encode(symbols: np.ndarray, indexes: np.ndarray, table: CdfTable) -> bytes:
     """rANS-encode integer ``symbols``, each with the distribution ``table[indexes]``."""
     if symbols.shape != indexes.shape:
         raise ValueError("symbols and indexes must have the same shape")
-    if symbols.size and np.abs(symbols.astype(np.int64)).max() > MAX_ABS_SYMBOL:
-        raise ValueError(f"a latent symbol exceeds {MAX_ABS_SYMBOL} in magnitude: not codable")
-    _check_encoder_capacity(symbols, indexes, table)
+    flat_symbols, flat_indexes = symbols.reshape(-1).astype(np.int32), indexes.reshape(-1).astype(np.int32)
+    _check_codable(flat_symbols, flat_indexes, table)
     cdfs, lengths, offsets = table.as_lists
-    return _ans.RansEncoder().encode_with_indexes(
-        symbols.reshape(-1).astype(np.int32).tolist(),
-        indexes.reshape(-1).astype(np.int32).tolist(),
-        cdfs,
-        lengths,
-        offsets,
-    )
+    return _ans.RansEncoder().encode_with_indexes(flat_symbols.tolist(), flat_indexes.tolist(), cdfs, lengths, offsets)
 
 
-def _check_encoder_capacity(symbols: np.ndarray, indexes: np.ndarray, table: CdfTable) -> None:
-    """CompressAI's encoder writes into a buffer of one 32-bit word per symbol, unchecked. A symbol
-    costs at most 16 bits; an escaped one 16 + 4 (group count) + 4 per group of its zigzagged value;
-    the final state 64 bits. Refuse, instead of overrunning the buffer, when that bound exceeds it."""
-    flat_indexes = indexes.reshape(-1)
-    values = symbols.reshape(-1).astype(np.int64) - table.offsets[flat_indexes]
-    escape = (table.lengths[flat_indexes] - 2).astype(np.int64)
-    raw = np.where(values < 0, -2 * values - 1, 2 * (values - escape))[(values < 0) | (values >= escape)]
+def _check_codable(symbols: np.ndarray, indexes: np.ndarray, table: CdfTable) -> None:
+    """Refuse what CompressAI's encoder would loop on forever (|symbol| > MAX_ABS_SYMBOL) or write
+    past its buffer: one 32-bit word per symbol, unchecked. A symbol costs at most 16 bits; an
+    escaped one 16 + 4 (group count) + 4 per group of its zigzagged value; the final state 64 bits."""
+    if symbols.size and max(-int(symbols.min()), int(symbols.max())) > MAX_ABS_SYMBOL:
+        raise ValueError(f"a latent symbol exceeds {MAX_ABS_SYMBOL} in magnitude: not codable")
+    values = symbols - table.offsets[indexes]  # |values| < 2^27: int32 holds them
+    escape = table.lengths[indexes] - 2
+    escaped = (values < 0) | (values >= escape)
+    values, escape = values[escaped].astype(np.int64), escape[escaped]
+    raw = np.where(values < 0, -2 * values - 1, 2 * (values - escape))
     groups = -(-np.ceil(np.log2(raw + 1)) // 4)
     bits = 16 * symbols.size + float(np.sum(4 + 4 * groups)) + 128
     if bits > 32 * symbols.size:
