@@ -237,7 +237,7 @@ def _check_fp16(
     only the reconstruction, never decodability, so the tolerance is looser."""
     from service.runtime import CodecRuntime
 
-    half = CodecRuntime.load(model_dir, providers=["CPUExecutionProvider"], precision="fp16", warm_up=False,
+    half = CodecRuntime.load(model_dir, providers=["CPUExecutionProvider"], precision="fp16",
                                check_reference_streams=False).networks
     report: dict[str, Any] = {"tolerance_db": FP16_PSNR_TOLERANCE_DB, "images": {}}
     for name, (rgb, mask) in images.items():
@@ -268,7 +268,7 @@ def check(
     from service.runtime import CodecRuntime
 
     runtime = CodecRuntime.load(
-        model_dir, providers=["CPUExecutionProvider"], warm_up=False, check_reference_streams=False
+        model_dir, providers=["CPUExecutionProvider"], check_reference_streams=False
     )
     onnx_nets = runtime.networks
     torch_nets = TorchNetworks(model)

@@ -51,7 +51,7 @@ def add(model_dir: Path) -> dict[str, Any]:
 
     model_dir = Path(model_dir)
     runtime = CodecRuntime.load(
-        model_dir, providers=["CPUExecutionProvider"], warm_up=False, check_reference_streams=False
+        model_dir, providers=["CPUExecutionProvider"], check_reference_streams=False
     )
     manifest = runtime.manifest
     if "reference_streams" in manifest:

@@ -2,7 +2,8 @@
 
     model_dir/manifest.json ──sha256 of every file──► ORT sessions (analysis, synthesis: the chosen
         providers) + the integer entropy-parameter path (entropy_parameters.npz, numpy, exact on
-        any machine) ──reference streams decode to their recorded latents──► warm-up ──► ready
+        any machine) ──reference streams decode to their recorded latents──► ready (the server
+        then warms every quality level up: service.models.warm_up)
 
     encode: RGB uint8 ──text mask (detector | client mask | ones)──► screen_codec.codec.encode_image
             (driving OnnxNetworks / TimedEntropyParameters below) ──► bitstream
@@ -103,7 +104,6 @@ class RuntimeOptions:
     # Images with a side above this are coded in tiles of this size (0: never). 2048 keeps 1080p
     # whole (peak RSS ~1.5 GB at 2 threads) and caps 4K at ~2.8 GB; 1024 caps 4K at ~0.9 GB.
     tile_size: int = 2048
-    warm_up: bool = True
     # Decode the reference streams at load and refuse the model when the latents differ (off only
     # while exporting, before the streams exist).
     check_reference_streams: bool = True
@@ -366,8 +366,6 @@ class CodecRuntime:
                         self.name, wanted, self.default_detector)
         if options.check_reference_streams:
             self._check_reference_streams()
-        if options.warm_up:
-            self.warm_up()
 
     # -- loading
     @classmethod
@@ -448,13 +446,6 @@ class CodecRuntime:
                 f"recorded at export ({error}); streams of other replicas would not decode here "
                 "(docs/RUNTIME.md, Reference streams)"
             ) from None
-
-    def warm_up(self) -> None:
-        """One small round trip (and the default detector once) so sessions, kernels and arenas
-        are initialised before the first request."""
-        frame = np.full((64, 64, 3), 32, np.uint8)
-        frame[16:48, 16:48] = 230
-        self.decode(self.encode(frame, self.default_quality).bitstream)
 
     # -- requests
     def text_mask(self, rgb: np.ndarray, text_mask: str | np.ndarray | None) -> np.ndarray:

@@ -73,7 +73,7 @@ import numpy as np
 from screen_codec import bitstream as bs
 from service.runtime import CodecRuntime
 
-runtime = CodecRuntime.load(sys.argv[1], providers=["CPUExecutionProvider"], warm_up=False, intra_op_threads=1)
+runtime = CodecRuntime.load(sys.argv[1], providers=["CPUExecutionProvider"], intra_op_threads=1)
 rng = np.random.default_rng(0)
 rgb = rng.integers(0, 256, (720, 1280, 3), dtype=np.uint8)
 good = runtime.encode(rgb, 5, "none").bitstream

@@ -29,7 +29,7 @@ REPO = Path(__file__).resolve().parent.parent
 def test_bundled_reference_streams_decode_here_as_on_the_exporting_host(model):
     model_dir = REPO / "models" / model
     runtime = CodecRuntime.load(
-        model_dir, providers=["CPUExecutionProvider"], warm_up=False, check_reference_streams=False
+        model_dir, providers=["CPUExecutionProvider"], check_reference_streams=False
     )
     spec = runtime.manifest["reference_streams"]
     streams = spec["streams"]
@@ -54,7 +54,7 @@ def test_every_export_writes_reference_streams_that_verify():
     _, model_dir, manifest = exported()
     streams = manifest["reference_streams"]["streams"]
     assert {s["file"] for s in streams} <= set(manifest["files"])
-    runtime = CodecRuntime.load(model_dir, providers=["CPUExecutionProvider"], warm_up=False)
+    runtime = CodecRuntime.load(model_dir, providers=["CPUExecutionProvider"])
     reference_streams.verify(runtime.networks, model_dir, streams)
     assert all(s["bytes"] > 100 for s in streams)
 
@@ -65,7 +65,7 @@ def test_a_host_whose_entropy_arithmetic_differs_is_refused(monkeypatch, tmp_pat
     _, model_dir, _ = exported()
     copy = tmp_path / "model"
     shutil.copytree(model_dir, copy)
-    CodecRuntime.load(copy, warm_up=False)  # this host: accepted
+    CodecRuntime.load(copy)  # this host: accepted
     honest = TimedEntropyParameters.slice_moments
 
     def off_by_one(self, k, means, scales, decoded):
@@ -74,10 +74,10 @@ def test_a_host_whose_entropy_arithmetic_differs_is_refused(monkeypatch, tmp_pat
 
     monkeypatch.setattr(TimedEntropyParameters, "slice_moments", off_by_one)
     with pytest.raises(ModelDirectoryError, match="reference streams .*reference_q1.scic decodes to latents"):
-        CodecRuntime.load(copy, warm_up=False)
+        CodecRuntime.load(copy)
     monkeypatch.undo()
 
     manifest = json.loads((copy / "manifest.json").read_text())
     (copy / manifest["reference_streams"]["streams"][0]["file"]).unlink()
     with pytest.raises(ModelDirectoryError, match="reference_q1.scic is listed in the manifest but missing"):
-        CodecRuntime.load(copy, warm_up=False)
+        CodecRuntime.load(copy)

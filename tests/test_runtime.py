@@ -101,7 +101,7 @@ def test_trained_bundled_streams_cross_between_worlds_exactly(model, name, quali
     from training.checkpoint import load_compact
 
     model_dir = REPO / "models" / model
-    runtime = CodecRuntime.load(model_dir, providers=["CPUExecutionProvider"], warm_up=False)
+    runtime = CodecRuntime.load(model_dir, providers=["CPUExecutionProvider"])
     torch_nets = TorchNetworks(load_compact(model_dir / "compact.pt")[0])
     rgb, mask = _screenshot(name, 1280, 720)
     for encoder, decoder in ((torch_nets, runtime.networks), (runtime.networks, torch_nets)):
@@ -160,7 +160,7 @@ def test_text_masks_detectors_and_bad_requests(runtime):
 
 
 def test_large_images_are_tiled(model_dir):
-    tiled = CodecRuntime.load(model_dir, intra_op_threads=1, tile_size=64, warm_up=False)
+    tiled = CodecRuntime.load(model_dir, intra_op_threads=1, tile_size=64)
     rgb, mask = _page(150, 70)
     data = tiled.encode(rgb, 3, mask).bitstream
     stream = unpack(data)
@@ -171,7 +171,7 @@ def test_large_images_are_tiled(model_dir):
 
 
 def test_fp16_synthesis_decodes_close_to_fp32(model_dir, runtime):
-    half = CodecRuntime.load(model_dir, intra_op_threads=1, precision="fp16", warm_up=False)
+    half = CodecRuntime.load(model_dir, intra_op_threads=1, precision="fp16")
     assert runtime.synthesis_precision == "fp32" and half.synthesis_precision == "fp16"  # auto: fp32 on CPU
     rgb, mask = _page(seed=13)
     data = runtime.encode(rgb, 3, mask).bitstream
