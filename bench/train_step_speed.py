@@ -1,12 +1,14 @@
-"""Seconds per training step in fp32 and under bf16 autocast, alternated in one process.
+"""Seconds per training step in fp32, under bf16 autocast and (--compile) bf16 with torch.compile,
+alternated in one process.
 
     python bench/train_step_speed.py [--model compact] [--batch 8] [--crop 128] [--threads 1]
-        [--steps 4] [--rounds 2]
+        [--steps 4] [--rounds 2] [--compile]
 
 One step is ``training.train.Trainer.train_step`` itself (forward under autocast when bf16, the RD
-loss in fp32, one backward, clipping, Adam) on a fixed batch of random images and text mask. The two precisions alternate for
-``--rounds`` rounds so that a busy host slows both alike; the first step of each round is the
-warm-up and is not counted. On CPUs with AMX / AVX512-BF16, oneDNN runs the bf16 convolutions there.
+loss in fp32, one backward, clipping, Adam) on a fixed batch of random images and text mask. The
+variants alternate for ``--rounds`` rounds so that a busy host slows them alike; the first step of
+each round is the warm-up (for the compiled variant: the compilation, minutes the first time) and is
+not counted. On CPUs with AMX / AVX512-BF16, oneDNN runs the bf16 convolutions there.
 """
 
 from __future__ import annotations
@@ -29,14 +31,18 @@ from training.train import REPO, TrainConfig, Trainer  # noqa: E402
 SMOKE = REPO / "training" / "configs" / "cpu_smoke.yaml"  # a data-free config to start from
 
 
-MIXED_PRECISION = {"fp32": "none", "bf16": "bf16"}  # label -> TrainConfig.mixed_precision
+VARIANTS = {  # label -> TrainConfig fields
+    "fp32": {"mixed_precision": "none"},
+    "bf16": {"mixed_precision": "bf16"},
+    "bf16+compile": {"mixed_precision": "bf16", "compile": True},
+}
 
 
-def step_times(model_name: str, precision: str, batch: int, crop: int, steps: int) -> list[float]:
+def step_times(model_name: str, variant: str, batch: int, crop: int, steps: int) -> list[float]:
     """Wall seconds of ``steps`` calls of ``Trainer.train_step`` on one random batch, after a warm-up."""
     config = dataclasses.replace(
         TrainConfig.load(SMOKE), model=model_name, model_overrides={}, batch_size=batch,
-        mixed_precision=MIXED_PRECISION[precision], lr=1e-5, steps=10**6,
+        lr=1e-5, steps=10**6, **VARIANTS[variant],
     )
     with tempfile.TemporaryDirectory() as out:
         trainer = Trainer(config, Path(out), torch.device("cpu"))
@@ -59,17 +65,18 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--steps", type=int, default=4)
     parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--compile", action="store_true", help="also bf16 with torch.compile")
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
-    measured: dict[str, list[float]] = {"fp32": [], "bf16": []}
+    measured: dict[str, list[float]] = {v: [] for v in VARIANTS if args.compile or v != "bf16+compile"}
     for _ in range(args.rounds):
-        for precision in measured:
-            measured[precision] += step_times(args.model, precision, args.batch, args.crop, args.steps)
+        for variant in measured:
+            measured[variant] += step_times(args.model, variant, args.batch, args.crop, args.steps)
     print(f"{args.model}, batch {args.batch} x {args.crop}x{args.crop}, {args.threads} thread(s)")
-    for precision, times in measured.items():
-        print(f"  {precision}: median {statistics.median(times):.3f} s/step (min {min(times):.3f})")
-    ratio = statistics.median(measured["fp32"]) / statistics.median(measured["bf16"])
-    print(f"  bf16 speed-up: x{ratio:.2f}")
+    fp32 = statistics.median(measured["fp32"])
+    for variant, times in measured.items():
+        median = statistics.median(times)
+        print(f"  {variant}: median {median:.3f} s/step (min {min(times):.3f}), x{fp32 / median:.2f} over fp32")
 
 
 if __name__ == "__main__":

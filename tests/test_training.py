@@ -55,9 +55,12 @@ def test_a_config_extends_another_and_replaces_only_the_keys_it_names(tmp_path: 
     assert phase == dataclasses.replace(base, name="phase", steps=99, seed=7)
 
 
-@pytest.mark.parametrize("precision", ["none", "bf16"])
-def test_steps_lower_the_loss_on_a_fixed_batch(tmp_path: Path, precision: str) -> None:
-    config = smoke_config(lr=1e-3, steps=1000, mixed_precision=precision)
+@pytest.mark.parametrize(
+    "precision, compiled",
+    [("none", False), ("bf16", False), pytest.param("bf16", True, marks=pytest.mark.slow)],  # compiling takes minutes
+)
+def test_steps_lower_the_loss_on_a_fixed_batch(tmp_path: Path, precision: str, compiled: bool) -> None:
+    config = smoke_config(lr=1e-3, steps=1000, mixed_precision=precision, compile=compiled)
     trainer = Trainer(config, tmp_path, torch.device("cpu"))
     x, mask = next(trainer.batches)
     trainer.batches = itertools.repeat((x, mask))
@@ -77,6 +80,7 @@ def test_steps_lower_the_loss_on_a_fixed_batch(tmp_path: Path, precision: str) -
     for _ in range(16):
         trainer.train_step()
     assert loss() < 0.5 * before
+    assert isinstance(trainer.network, torch._dynamo.eval_frame.OptimizedModule) == compiled
 
 
 def test_auto_precision_picks_bf16_only_where_the_cpu_has_bf16_instructions() -> None:
