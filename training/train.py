@@ -94,8 +94,8 @@ class TrainConfig:
     # than in fp32; without them (Cascade Lake) bf16 autocast ran ~1.8x slower than fp32.
     mixed_precision: str = "auto"
     # torch.compile (inductor) the training network. On the 2-core AMD EPYC host a compact bf16 step
-    # ran x1.33 faster (bench/train_step_speed.py --compile); the first step compiles for minutes
-    # (cached under /tmp/torchinductor_$USER for the next run of the same shapes).
+    # ran x1.08-1.12 faster, idle (bench/train_step_speed.py --compile), and a two-process run x1.13;
+    # the first step compiles for minutes (cached under /tmp/torchinductor_$USER for later runs).
     compile: bool = False
     validation: ValidationConfig = field(default_factory=ValidationConfig)
     checkpoint_interval: int = 1000
