@@ -7,7 +7,7 @@
             encode / decode wall time (ms, one run each: the host is shared and noisy)
 
 Rates count the whole file as a user would store it (container headers included: a few hundred
-bytes, < 0.003 bpp at 720p). The MSE is floored at 255² · 10^-10, so an exact reconstruction
+bytes, < 0.003 bpp at 720p). PSNR is capped at 100 dB (MSE 255² · 10^-10), so an exact reconstruction
 scores 100 dB instead of infinity and curves stay averageable. The sweeps run from each codec's
 lowest quality to just short of lossless (JPEG and WebP quality 100 are still lossy; AVIF 100 and
 JPEG XL 100 are lossless and left out), so they span roughly 0.1 to 2-4 bpp on screenshots and
@@ -31,8 +31,9 @@ from dataclasses import dataclass
 import imagecodecs
 import numpy as np
 
+from screen_codec.metrics import psnr
+
 PSNR_CEILING_DB = 100.0
-_MSE_FLOOR = 255.0**2 * 10 ** (-PSNR_CEILING_DB / 10)
 
 
 @dataclass(frozen=True)
@@ -58,15 +59,6 @@ class ClassicalCodec:
     decode: Callable[[bytes, int], np.ndarray]  # (file bytes, threads) -> rgb
 
 
-def psnr(reference: np.ndarray, decoded: np.ndarray, mask: np.ndarray | None = None) -> float:
-    """PSNR in dB, peak 255, over all samples or over the pixels where ``mask`` is nonzero."""
-    diff = reference.astype(np.float64) - decoded.astype(np.float64)
-    if mask is not None:
-        diff = diff[mask.astype(bool)]
-    mse = float(np.mean(diff**2))
-    return 10.0 * np.log10(255.0**2 / max(mse, _MSE_FLOOR))
-
-
 def measure(
     rgb: np.ndarray,
     text_mask: np.ndarray | None,
@@ -86,8 +78,8 @@ def measure(
     return Measurement(
         bytes=len(data),
         bpp=8.0 * len(data) / (height * width),
-        psnr=psnr(rgb, decoded),
-        text_psnr=psnr(rgb, decoded, text_mask) if has_text else None,
+        psnr=psnr(rgb, decoded, ceiling_db=PSNR_CEILING_DB),
+        text_psnr=psnr(rgb, decoded, text_mask, ceiling_db=PSNR_CEILING_DB) if has_text else None,
         encode_ms=(encoded - start) * 1e3,
         decode_ms=(done - encoded) * 1e3,
     )
