@@ -94,6 +94,32 @@ def test_auto_precision_picks_bf16_only_where_the_cpu_has_bf16_instructions() ->
         uses_bf16("fp16", cpu)
 
 
+def test_ste_rate_is_the_coders_rate_and_trains_the_analysis(tmp_path: Path) -> None:
+    trainer = Trainer(smoke_config(rate_quantisation="ste"), tmp_path, torch.device("cpu"))
+    slices = trainer.model.slices
+    assert slices.rate_quantisation == "ste"
+    channels = trainer.model.config.M
+    torch.manual_seed(0)
+    y = (3 * torch.randn(2, channels, 4, 4)).requires_grad_()
+    means, scales = torch.randn(2, channels, 4, 4), torch.rand(2, channels, 4, 4) + 0.1
+
+    slices.eval()
+    coded = slices(y, means, scales)[1].detach()
+    slices.train()
+    trained = slices(y, means, scales)[1]
+    assert torch.equal(trained, coded)  # training prices the rounded residuals, as the coder does
+    # Slice 0's moments do not depend on y: its rate reaches y_0 only through the straight-through
+    # rounding (CompressAI's GaussianConditional would round again and pass no gradient).
+    first = slice(0, slices.slice_ch)
+    (-torch.log2(trained[:, first])).sum().backward()
+    assert y.grad[:, first].abs().sum() > 0
+
+    slices.rate_quantisation = "noise"
+    assert not torch.equal(slices(y, means, scales)[1], coded)
+    with pytest.raises(ValueError, match="rate_quantisation"):
+        Trainer(smoke_config(rate_quantisation="hard"), tmp_path, torch.device("cpu"))
+
+
 def test_resume_repeats_the_next_step_exactly(tmp_path: Path) -> None:
     config = smoke_config(steps=2, validation=dataclasses.replace(smoke_config().validation, interval=0))
     first = Trainer(config, tmp_path, torch.device("cpu"))

@@ -42,6 +42,7 @@ from torch import nn
 from torch.utils.data import DataLoader, Dataset
 from tqdm import tqdm
 
+from screen_codec.entropy.slices import RATE_QUANTISATIONS
 from screen_codec.losses import RateDistortionLoss
 from screen_codec.models import ScreenContentCodec, build_model
 from training import checkpoint as ckpt
@@ -89,6 +90,10 @@ class TrainConfig:
     grad_clip: float = 1.0
     seed: int = 0
     text_weighted: bool = True
+    # The rate term's quantiser of the y residuals (screen_codec.entropy.slices): "noise" (additive
+    # uniform noise) or "ste" (rounded, straight-through: what the rANS coder pays; a fine-tuning
+    # stage after noise, Guo et al. 2021).
+    rate_quantisation: str = "noise"
     # bf16 autocast of the networks: "bf16", "none" (fp32) or "auto" (bf16_is_native). The entropy
     # models and the loss stay fp32. With AMX/AVX512-BF16 (oneDNN) a compact step runs 1.45x faster
     # than in fp32; without them (Cascade Lake) bf16 autocast ran ~1.8x slower than fp32.
@@ -321,6 +326,9 @@ class Trainer:
         seed_everything(config.seed + self.dist.rank)
 
         self.model: ScreenContentCodec = build_model(config.model, **config.model_overrides)
+        if config.rate_quantisation not in RATE_QUANTISATIONS:
+            raise ValueError(f"rate_quantisation must be one of {RATE_QUANTISATIONS}")
+        self.model.slices.rate_quantisation = config.rate_quantisation
         self.step = 0
         resume_state = self._load_weights(resume)
         self.model.to(device)

@@ -11,13 +11,16 @@ residual of y^_k from the same context:
     y^_k   += 0.5 * tanh(f_lrp_k([means, y^_<k, y^_k]))
 
 Each f is a five-layer 3x3 conv stack with GELU. This module is the PyTorch side of the
-exactness boundary (``latent_coder.EntropyParameters``); ``forward`` is the training path
-(additive-noise likelihoods, straight-through rounding for the reconstruction).
+exactness boundary (``latent_coder.EntropyParameters``); ``forward`` is the training path:
+straight-through rounding for the reconstruction and, for the rate, the residual y_k - mean_k
+either with additive uniform noise (Balle et al. 2017, ``rate_quantisation = "noise"``) or rounded
+with straight-through gradients (``"ste"``: the rate the coder pays, as in the hard fine-tuning
+stage of Guo et al., "Soft then Hard", ICML 2021). Evaluation always rates the rounded residual.
 """
 
 from __future__ import annotations
 
-from typing import Sequence
+from typing import Callable, Sequence, TypeVar
 
 import torch
 from torch import Tensor, nn
@@ -30,6 +33,8 @@ _ops = compressai_module("ops")
 
 SCALE_TABLE_LEVELS = 64
 SCALE_MIN, SCALE_MAX = 0.11, 256.0
+RATE_QUANTISATIONS = ("noise", "ste")
+Result = TypeVar("Result")
 
 
 def scale_table() -> list[float]:
@@ -50,7 +55,7 @@ def _conv_stack(in_ch: int, hidden: Sequence[int], out_ch: int) -> nn.Sequential
     return nn.Sequential(*layers)
 
 
-def in_full_precision(entropy_model: nn.Module, *inputs: Tensor) -> tuple[Tensor, Tensor]:
+def in_full_precision(entropy_model: Callable[..., Result], *inputs: Tensor) -> Result:
     """Run an entropy model in fp32 even under bf16 autocast: erfc and the difference of two CDF
     values near 0.5 lose the rate term's precision in bf16."""
     with torch.autocast(inputs[0].device.type, enabled=False):
@@ -76,6 +81,7 @@ class ChannelSliceEntropyModel(nn.Module):
             _conv_stack(c + self.slice_ch, hidden, self.slice_ch) for c in support_ch
         )
         self.gaussian = _entropy_models.GaussianConditional(scale_table())
+        self.rate_quantisation = "noise"  # the training rate's quantiser: one of RATE_QUANTISATIONS
 
     def _support(self, support: Sequence[Tensor]) -> list[Tensor]:
         return list(support[: self.max_support])
@@ -92,14 +98,24 @@ class ChannelSliceEntropyModel(nn.Module):
         context = torch.cat([means, *self._support(support), y_hat], dim=1)
         return y_hat + 0.5 * torch.tanh(self.lrp_nets[k](context))
 
+    def rate_likelihood(self, y_k: Tensor, mean: Tensor, scale: Tensor) -> Tensor:
+        """P(y_k - mean) under N(0, scale) over a unit bin, the residual noisy or rounded (module
+        docstring); bounded below as in CompressAI, whose ``GaussianConditional.forward`` would
+        round a rounded residual again and so cut its straight-through gradient."""
+        residual = y_k - mean
+        if self.training and self.rate_quantisation == "noise":
+            residual = self.gaussian.quantize(residual, "noise")
+        else:
+            residual = _ops.quantize_ste(residual)
+        return self.gaussian.likelihood_lower_bound(self.gaussian._likelihood(residual, scale))
+
     def forward(self, y: Tensor, means: Tensor, scales: Tensor) -> tuple[Tensor, Tensor]:
         """Training/evaluation pass: (y^, likelihoods of y), both shaped like y."""
         decoded: list[Tensor] = []
         likelihoods = []
         for k, y_k in enumerate(y.split(self.slice_ch, dim=1)):
             mean, scale = self.moments(k, means, scales, decoded)
-            _, likelihood = in_full_precision(self.gaussian, y_k, scale, mean)
-            likelihoods.append(likelihood)
+            likelihoods.append(in_full_precision(self.rate_likelihood, y_k, mean, scale))
             y_hat = _ops.quantize_ste(y_k - mean) + mean
             decoded.append(self.refine(k, means, decoded, y_hat))
         return torch.cat(decoded, dim=1), torch.cat(likelihoods, dim=1)
