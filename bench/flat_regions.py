@@ -25,11 +25,10 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.rd import load_images  # noqa: E402
+from bench.rd import load_images, load_variant  # noqa: E402
 from screen_codec import codec  # noqa: E402
 from screen_codec.detectors import text_mask  # noqa: E402
 from screen_codec.models import ScreenContentCodec  # noqa: E402
-from training.checkpoint import load_compact  # noqa: E402
 
 BLOCK = 16  # pixels per latent position
 CONSTANT_LEVELS = (0, 128, 255)
@@ -96,10 +95,8 @@ def report(checkpoints: list[str], images: list, detector: str) -> list[str]:
     lines = [header, "|" + "---|" * (header.count("|") - 1)]
     masks = [text_mask(image.rgb, detector) for image in images]
     for checkpoint in checkpoints:
-        path = Path(checkpoint)
-        model, metadata = load_compact(path / "compact.pt" if path.is_dir() else path)
-        model.eval()
-        label = f"{model.config.name}@{metadata.get('step', '?')}"
+        variant = load_variant(checkpoint, detector, seed=0)
+        model, label = variant.nets.model.eval(), variant.label.rsplit("/", 1)[0]
         for quality in range(1, model.config.num_qualities + 1):
             constants = [constant_bpp(model, level, quality) for level in CONSTANT_LEVELS]
             parts = [image_bits(model, image.rgb, mask, quality) for image, mask in zip(images, masks)]
@@ -118,7 +115,7 @@ def report(checkpoints: list[str], images: list, detector: str) -> list[str]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--checkpoint", action="append", required=True, help="compact checkpoint or run dir")
+    parser.add_argument("--checkpoint", action="append", required=True, help="as bench/rd.py: compact checkpoint, run dir or untrained:<config>")
     parser.add_argument("--images", nargs="+", default=["data/manifest.json"])
     parser.add_argument("--split", default="test")
     parser.add_argument("--detector", default="dbnet")
