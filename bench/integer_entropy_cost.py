@@ -45,9 +45,12 @@ class FloatEntropyParameters:
         return means.numpy(), scales.numpy()
 
     @torch.no_grad()
-    def slice_moments(self, k: int, means: np.ndarray, scales: np.ndarray, support: Sequence[np.ndarray]):
+    def slice_moments(
+        self, k: int, means: np.ndarray, scales: np.ndarray, support: Sequence[np.ndarray], quality: int
+    ):
         mean, scale = self.model.slices.moments(
-            k, torch.from_numpy(means), torch.from_numpy(scales), [torch.from_numpy(s) for s in support]
+            k, torch.from_numpy(means), torch.from_numpy(scales), [torch.from_numpy(s) for s in support],
+            self.model.entropy_gain(torch.tensor([quality])),
         )
         return mean.numpy(), scale.numpy()
 

@@ -136,7 +136,7 @@ def _network_report(
     width = y_t.shape[1] // slices
     decoded = [code.y_hat[:, k * width : (k + 1) * width] for k in range(slices)]
     for k in range(slices):
-        mu, _ = torch_nets.entropy.slice_moments(k, means, scales, decoded[:k])
+        mu, _ = torch_nets.entropy.slice_moments(k, means, scales, decoded[:k], quality)
         d.rounding(y_t[:, k * width : (k + 1) * width] - mu, y_o[:, k * width : (k + 1) * width] - mu)
     d.network("synthesis", torch_nets.synthesise(code.y_hat, code.z_hat, quality),
               onnx_nets.synthesise(code.y_hat, code.z_hat, quality))
@@ -154,7 +154,7 @@ def _entropy_path_equal(
         decoded = [code.y_hat[:, k * width : (k + 1) * width] for k in range(params.num_slices)]
         values = [means, scales]
         for k in range(params.num_slices):
-            values += params.slice_moments(k, means, scales, decoded[:k])
+            values += params.slice_moments(k, means, scales, decoded[:k], quality)
             values.append(params.refine(k, means, decoded[:k], decoded[k]))
         outputs.append(values)
     return all(np.array_equal(a, b) for a, b in zip(*outputs))

@@ -250,10 +250,10 @@ class TimedEntropyParameters:
         return means, scales
 
     def slice_moments(
-        self, k: int, means: np.ndarray, scales: np.ndarray, support: Sequence[np.ndarray]
+        self, k: int, means: np.ndarray, scales: np.ndarray, support: Sequence[np.ndarray], quality: int
     ) -> tuple[np.ndarray, np.ndarray]:
         start = time.perf_counter()
-        mean, scale = self.parameters.slice_moments(k, means, scales, support)
+        mean, scale = self.parameters.slice_moments(k, means, scales, support, quality)
         self.timer.add("hyper", start)
         return mean, scale
 

@@ -24,7 +24,7 @@ from screen_codec.codec import (
     encode_tile,
     reconstruct,
 )
-from screen_codec.models import build_model, parameter_counts
+from screen_codec.models import ModelConfig, build_model, parameter_counts
 from screen_codec.models.torch_networks import TorchNetworks
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -76,6 +76,30 @@ def test_decoder_reproduces_the_encoders_latents_bit_exactly(compact, name, widt
     assert y_hat.dtype == np.float32 and y_hat.shape[1] == compact.model.config.M
     np.testing.assert_array_equal(z_hat, code.z_hat)
     np.testing.assert_array_equal(y_hat, code.y_hat)
+
+
+@pytest.mark.parametrize("quality", [1, 5])
+def test_an_equivariant_entropy_model_decodes_bit_exactly(quality):
+    torch.manual_seed(0)
+    model = build_model("compact", equivariant_entropy=True)
+    with torch.no_grad():  # gains away from their initial values, as after training
+        model.gains.log_gain.add_(0.3 * torch.randn_like(model.gains.log_gain))
+    nets = TorchNetworks(model)
+    assert nets.entropy.gain is not None
+    rgb, mask = _page(96, 80)
+    code = encode_tile(nets, rgb, mask, quality=quality)
+    y_hat, z_hat = decode_tile_latents(nets, code.sections, 96, 80, quality=quality)
+    np.testing.assert_array_equal(z_hat, code.z_hat)
+    np.testing.assert_array_equal(y_hat, code.y_hat)
+
+
+def test_configuration_fields_added_later_leave_older_model_ids_unchanged():
+    plain = json.loads(build_model("compact").config.to_json())
+    assert "equivariant_entropy" not in plain  # as written before the field existed
+    equivariant = build_model("compact", equivariant_entropy=True).config
+    assert json.loads(equivariant.to_json())["equivariant_entropy"] is True
+    assert ModelConfig.from_dict(json.loads(equivariant.to_json())) == equivariant
+    assert ModelConfig.from_dict(plain) == build_model("compact").config
 
 
 def test_decoded_image_equals_the_encoders_reconstruction(compact):

@@ -25,9 +25,9 @@ from screen_codec.models import build_model
 from screen_codec.models.torch_networks import entropy_tables, model_id
 
 
-def tiny_model(seed: int = 0):
+def tiny_model(seed: int = 0, **overrides: object):
     torch.manual_seed(seed)
-    model = build_model("compact", N=32, M=80, Z=48, prior_ch=16, slice_hidden=(32, 32, 16, 16))
+    model = build_model("compact", N=32, M=80, Z=48, prior_ch=16, slice_hidden=(32, 32, 16, 16), **overrides)
     with torch.no_grad():
         model.gains.log_gain += 2.5
         model.gains.log_inverse_gain -= 2.5
@@ -126,6 +126,29 @@ def test_entropy_parameters_are_integer_weights_of_every_network():
         assert all(w.dtype == np.int16 and np.abs(w).max() <= 2**14 for w in weights)
         assert list(arrays["mean_0.program"]) == ["conv", "gelu"] * 4 + ["conv"]
         assert "shuffle2" in list(arrays["hyper_means.program"])
+
+
+def test_an_equivariant_entropy_model_exports_its_gains_and_serves(tmp_path):
+    from service.runtime import CodecRuntime
+
+    model = tiny_model(equivariant_entropy=True)
+    with torch.no_grad():  # the qualities' gains apart, as after training
+        model.gains.log_gain += 0.3 * torch.randn_like(model.gains.log_gain)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        manifest = ex.export_model(model, tmp_path / "model", detector="morph", trained=False,
+                                   parity_images=("page",), parity_size=96)
+    finally:
+        torch.set_num_threads(threads)
+    assert manifest["config"]["equivariant_entropy"] is True
+    for name, report in manifest["parity"]["images"].items():
+        assert report["networks"]["entropy_path_identical"], name
+        assert report["torch_stream_in_onnx"]["ok"] and report["onnx_stream_in_torch"]["ok"], name
+    with np.load(tmp_path / "model" / manifest["entropy_parameters"]["file"], allow_pickle=False) as arrays:
+        np.testing.assert_array_equal(arrays["log_gain"], model.gains.log_gain.detach().numpy())
+    runtime = CodecRuntime.load(tmp_path / "model", providers=["CPUExecutionProvider"])  # decodes its references
+    assert runtime.model_id == model_id(model).hex()
 
 
 def test_inference_gdn_matches_compressai_gdn():

@@ -93,9 +93,13 @@ def test_pixel_shuffle_matches_torch():
     np.testing.assert_array_equal(I.pixel_shuffle(a, 2), expected)
 
 
-def test_entropy_parameters_track_the_float_model_and_survive_serialisation():
+@pytest.mark.parametrize("equivariant", [False, True])
+def test_entropy_parameters_track_the_float_model_and_survive_serialisation(equivariant):
     torch.manual_seed(0)
-    model = build_model("compact", N=32, M=80, Z=48, prior_ch=16, slice_hidden=(32, 32, 16, 16)).eval()
+    model = build_model("compact", N=32, M=80, Z=48, prior_ch=16, slice_hidden=(32, 32, 16, 16),
+                        equivariant_entropy=equivariant).eval()
+    with torch.no_grad():  # gains away from their initial values, as after training
+        model.gains.log_gain.add_(0.3 * torch.randn_like(model.gains.log_gain))
     params = integer_entropy_parameters(model)
     z_hat = np.rint(np.random.default_rng(4).normal(size=(1, 48, 2, 3)) * 3).astype(np.float32)
     means, scales = params.hyper(z_hat, 2)
@@ -105,9 +109,42 @@ def test_entropy_parameters_track_the_float_model_and_survive_serialisation():
     assert np.abs(scales - float_scales.numpy()).max() < 1e-3
     loaded = I.IntegerEntropyParameters.from_arrays(params.to_arrays())
     support = [np.rint(means[:, :16] * 4) / 4]
-    for a, b in zip(params.slice_moments(1, means, scales, support), loaded.slice_moments(1, means, scales, support)):
-        np.testing.assert_array_equal(a, b)
+    for quality in (1, 5):
+        moments = params.slice_moments(1, means, scales, support, quality)
+        for a, b in zip(moments, loaded.slice_moments(1, means, scales, support, quality)):
+            np.testing.assert_array_equal(a, b)
+        with torch.no_grad():
+            expected = model.slices.moments(
+                1, *(torch.from_numpy(t) for t in (means, scales)), [torch.from_numpy(support[0])],
+                model.entropy_gain(torch.tensor([quality])),
+            )
+        for exact, reference in zip(moments, expected):
+            assert np.abs(exact - reference.numpy()).max() < 2e-3 * max(1.0, np.abs(exact).max())
     np.testing.assert_array_equal(
         params.refine(1, means, support, support[0]), loaded.refine(1, means, support, support[0])
     )
     assert TorchNetworks(model).entropy.to_arrays().keys() == params.to_arrays().keys()
+
+
+def test_equivariant_moments_scale_with_the_gain_of_each_quality():
+    """y_q = g_q y, so the moments of y_q are g_q times those of y: the same statistics at every
+    quality (entropy/slices.py)."""
+    torch.manual_seed(1)
+    model = build_model("compact", N=32, M=80, Z=48, prior_ch=16, slice_hidden=(32, 32, 16, 16),
+                        equivariant_entropy=True).eval()
+    with torch.no_grad():
+        model.gains.log_gain.add_(0.3 * torch.randn_like(model.gains.log_gain))
+    params = integer_entropy_parameters(model)
+    z_hat = np.rint(np.random.default_rng(5).normal(size=(1, 48, 2, 3)) * 3).astype(np.float32)
+    means, scales = params.hyper(z_hat, 3)
+    y = np.random.default_rng(6).normal(size=(1, 16, 8, 12)).astype(np.float32)  # slice 0 of y
+    coded, normalised = [], []
+    for quality in (1, 3, 5):
+        gain = params.gain[quality - 1].reshape(1, -1, 1, 1)
+        mu, sigma = params.slice_moments(1, means, scales, [(y * gain[:, :16]).astype(np.float32)], quality)
+        coded.append(sigma)
+        normalised.append((mu / gain[:, 16:32], sigma / gain[:, 16:32]))
+    assert not np.allclose(coded[2], coded[0], rtol=0.1)  # the qualities' scales differ ...
+    for mu, sigma in normalised[1:]:  # ... by their gains alone
+        np.testing.assert_allclose(mu, normalised[0][0], atol=2e-3)
+        np.testing.assert_allclose(sigma, normalised[0][1], atol=2e-3)

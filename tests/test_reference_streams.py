@@ -68,8 +68,8 @@ def test_a_host_whose_entropy_arithmetic_differs_is_refused(monkeypatch, tmp_pat
     CodecRuntime.load(copy)  # this host: accepted
     honest = TimedEntropyParameters.slice_moments
 
-    def off_by_one(self, k, means, scales, decoded):
-        mu, sigma = honest(self, k, means, scales, decoded)
+    def off_by_one(self, k, means, scales, decoded, quality):
+        mu, sigma = honest(self, k, means, scales, decoded, quality)
         return (mu + 1.0 if k == self.num_slices - 1 else mu), sigma
 
     monkeypatch.setattr(TimedEntropyParameters, "slice_moments", off_by_one)

@@ -147,6 +147,27 @@ def test_resume_repeats_the_next_step_exactly(tmp_path: Path) -> None:
         assert torch.equal(tensor, rounded), name
 
 
+def test_a_trained_model_fine_tunes_with_equivariant_entropy_switched_on(tmp_path: Path) -> None:
+    """The switch changes how the weights are used, not which: a full checkpoint resumes into it with
+    its optimizer state when the run's config asks for it, and only then."""
+    config = smoke_config(steps=2, validation=dataclasses.replace(smoke_config().validation, interval=0))
+    assert Trainer(config, tmp_path / "plain", torch.device("cpu")).fit() == 2
+    plain_checkpoint = tmp_path / "plain" / "last.pt"
+    with pytest.raises((KeyError, RuntimeError)):  # an override that changes shapes still fails
+        Trainer(smoke_config(model_overrides={**config.model_overrides, "num_slices": 10}),
+                tmp_path / "x", torch.device("cpu"), resume=plain_checkpoint)
+
+    switched = smoke_config(steps=4, model_overrides={**config.model_overrides, "equivariant_entropy": True})
+    trainer = Trainer(switched, tmp_path / "equivariant", torch.device("cpu"), resume=plain_checkpoint)
+    assert trainer.step == 2 and trainer.optimizer.state and trainer.model.config.equivariant_entropy
+    assert np.isfinite(trainer.train_step()["loss"])
+    assert trainer.fit() == 4
+    saved = ckpt.load_training_state(tmp_path / "equivariant" / "last.pt")
+    assert json.loads(saved["model_config"])["equivariant_entropy"] is True
+    with pytest.raises(ValueError, match="different model configuration"):  # not without the switch
+        Trainer(config, tmp_path / "y", torch.device("cpu"), resume=tmp_path / "equivariant" / "last.pt")
+
+
 def test_compact_checkpoint_splits_and_reloads(tmp_path: Path) -> None:
     model = build_model("compact")  # the bundled default: one file under the 16 MiB limit
     assert [f.stat().st_size <= ckpt.PART_BYTES for f in ckpt.save_compact(tmp_path / "one.pt", model, {})] == [True]

@@ -44,7 +44,7 @@ from tqdm import tqdm
 
 from screen_codec.entropy.slices import RATE_QUANTISATIONS
 from screen_codec.losses import RateDistortionLoss
-from screen_codec.models import ScreenContentCodec, build_model
+from screen_codec.models import ModelConfig, ScreenContentCodec, build_model
 from training import checkpoint as ckpt
 from training.data.dataset import CropDataset, SyntheticStream, random_crop, seed_worker, to_sample
 from training.data.synthetic import SYNTHETIC_VAL_SEED0, render_screen
@@ -394,9 +394,14 @@ class Trainer:
         return None
 
     def _check_config(self, saved: dict[str, Any], source: Path) -> None:
-        ours = json.loads(self.model.config.to_json())
-        if saved != ours:
-            diff = {k: (saved.get(k), ours.get(k)) for k in ours if saved.get(k) != ours.get(k)}
+        """The checkpoint's model configuration must be ours, except in fields this run overrides on
+        purpose (switching ``equivariant_entropy`` on to fine-tune a trained model); a change of
+        shape still fails when the weights load."""
+        ours = dataclasses.asdict(self.model.config)
+        theirs = dataclasses.asdict(ModelConfig.from_dict(saved))
+        diff = {k: (theirs[k], ours[k]) for k in ours
+                if theirs[k] != ours[k] and k not in self.config.model_overrides}
+        if diff:
             raise ValueError(f"{source} holds a different model configuration: {diff}")
 
     # -- one step

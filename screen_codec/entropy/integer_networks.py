@@ -30,6 +30,10 @@ Data flow (the ``latent_coder.EntropyParameters`` protocol)::
     z^_q ──× ihgain_q, to fixed point──► hyper_means, hyper_scales ──► (means, scales)
     [means,  y^_<k] ──mean_k──► mu_k        [scales, y^_<k] ──scale_k──► sigma_k
     [means, y^_<k, y^_k] ──lrp_k──► y^_k + 0.5 tanh(.)
+
+A quality-equivariant model (``entropy.slices``) also ships its gains: y^_<k is multiplied by 1/g_q
+before the fixed-point conversion and mu_k, sigma_k by g_q after it, in float64 with g_q = exp(log
+g_q) from the series below, so those products too are the same IEEE operations everywhere.
 """
 
 from __future__ import annotations
@@ -290,18 +294,22 @@ class IntegerEntropyParameters:
     """
 
     def __init__(self, networks: Mapping[str, IntegerNetwork], log_hyper_inverse_gain: np.ndarray,
-                 max_support: int) -> None:
+                 max_support: int, log_gain: np.ndarray | None = None) -> None:
         self.networks = dict(networks)
         self.num_slices = sum(name.startswith("mean_") for name in self.networks)
         self.max_support = max_support
         self.log_hyper_inverse_gain = np.asarray(log_hyper_inverse_gain, np.float32)
         self.hyper_inverse_gain = _exp(self.log_hyper_inverse_gain)  # (Q, Cz) float64
+        # The gains the slice moments follow (quality-equivariant models only): (Q, M) float64.
+        self.log_gain = None if log_gain is None else np.asarray(log_gain, np.float32)
+        self.gain = None if self.log_gain is None else _exp(self.log_gain)
+        self.inverse_gain = None if self.log_gain is None else _exp(-self.log_gain)
 
     @classmethod
     def quantize(cls, float_networks: Mapping[str, Sequence[FloatStep]], log_hyper_inverse_gain: np.ndarray,
-                 max_support: int) -> "IntegerEntropyParameters":
+                 max_support: int, log_gain: np.ndarray | None = None) -> "IntegerEntropyParameters":
         return cls({name: quantize_network(steps) for name, steps in float_networks.items()},
-                   log_hyper_inverse_gain, max_support)
+                   log_hyper_inverse_gain, max_support, log_gain)
 
     def to_arrays(self) -> dict[str, np.ndarray]:
         arrays: dict[str, np.ndarray] = {
@@ -309,6 +317,8 @@ class IntegerEntropyParameters:
             "max_support": np.array(self.max_support),
             "log_hyper_inverse_gain": self.log_hyper_inverse_gain,
         }
+        if self.log_gain is not None:
+            arrays["log_gain"] = self.log_gain
         for name, network in self.networks.items():
             arrays |= network.to_arrays(name)
         return arrays
@@ -319,7 +329,8 @@ class IntegerEntropyParameters:
             raise ValueError(f"entropy parameters in format {arrays['format']}, this code runs {FORMAT}")
         num_slices = sum(1 for key in arrays if key.startswith("mean_") and key.endswith(".program"))
         networks = {name: IntegerNetwork.from_arrays(arrays, name) for name in _network_names(num_slices)}
-        return cls(networks, arrays["log_hyper_inverse_gain"], int(arrays["max_support"]))
+        log_gain = arrays["log_gain"] if "log_gain" in arrays else None
+        return cls(networks, arrays["log_hyper_inverse_gain"], int(arrays["max_support"]), log_gain)
 
     def _run(self, name: str, *inputs: np.ndarray) -> np.ndarray:
         """One network on the channel concatenation of (1, C_i, H, W) inputs (a batch of one)."""
@@ -338,11 +349,19 @@ class IntegerEntropyParameters:
                 from_fixed(self.networks["hyper_scales"](a))[None])
 
     def slice_moments(
-        self, k: int, means: np.ndarray, scales: np.ndarray, support: Sequence[np.ndarray]
+        self, k: int, means: np.ndarray, scales: np.ndarray, support: Sequence[np.ndarray], quality: int
     ) -> tuple[np.ndarray, np.ndarray]:
         context = list(support[: self.max_support])
-        return (from_fixed(self._run(f"mean_{k}", means, *context))[None],
-                from_fixed(self._run(f"scale_{k}", scales, *context))[None])
+        if self.gain is None:
+            return (from_fixed(self._run(f"mean_{k}", means, *context))[None],
+                    from_fixed(self._run(f"scale_{k}", scales, *context))[None])
+        width = means.shape[1] // self.num_slices
+        gains = self.gain[quality - 1].reshape(1, -1, 1, 1)
+        inverses = self.inverse_gain[quality - 1].reshape(1, -1, 1, 1)
+        context = [decoded * inverses[:, j * width : (j + 1) * width] for j, decoded in enumerate(context)]
+        gain = gains[0, k * width : (k + 1) * width]
+        return ((from_fixed(self._run(f"mean_{k}", means, *context)) * gain).astype(np.float32)[None],
+                (from_fixed(self._run(f"scale_{k}", scales, *context)) * gain).astype(np.float32)[None])
 
     def refine(
         self, k: int, means: np.ndarray, support: Sequence[np.ndarray], y_hat: np.ndarray

@@ -11,7 +11,7 @@ Encoder (the decoder mirrors it, recovering each slice before computing the next
     z ──round(z - median)──► rANS(z table, index = channel) ──► bits(z);  z^ = sym + median
     z^ ──hyper()──► (means, scales)
     for k in 0..S-1:
-        (mu_k, sigma_k) = slice_moments(k, means, scales, y^_<k)      # at most max_support slices
+        (mu_k, sigma_k) = slice_moments(k, means, scales, y^_<k, q)   # at most max_support slices
         sym_k = round(y_k - mu_k) ──► rANS(gaussian table, index = scale_index(sigma_k))
         y^_k  = refine(k, means, y^_<k, sym_k + mu_k)                   # LRP, eq. y^ += 0.5 tanh(.)
 """
@@ -38,9 +38,9 @@ class EntropyParameters(Protocol):
         ...
 
     def slice_moments(
-        self, k: int, means: np.ndarray, scales: np.ndarray, support: Sequence[np.ndarray]
+        self, k: int, means: np.ndarray, scales: np.ndarray, support: Sequence[np.ndarray], quality: int
     ) -> tuple[np.ndarray, np.ndarray]:
-        """Mean and scale of slice k given the decoded slices it depends on."""
+        """Mean and scale of slice k given the decoded slices it depends on, at quality q."""
         ...
 
     def refine(
@@ -120,7 +120,7 @@ def encode_latents(
     decoded: list[np.ndarray] = []
     y_bytes = []
     for k, channels in enumerate(_slice_channels(y.shape[1], params.num_slices)):
-        mu, sigma = params.slice_moments(k, means, scales, decoded)
+        mu, sigma = params.slice_moments(k, means, scales, decoded, quality)
         symbols = np.rint(y[:, channels] - mu).astype(np.int32)
         indexes = scale_indexes(sigma, tables.scale_table)
         y_bytes.append(rans.encode(symbols, indexes, tables.gaussian_table))
@@ -145,7 +145,7 @@ def decode_latents(
     means, scales = params.hyper(z_hat, quality)
     decoded: list[np.ndarray] = []
     for k, data in enumerate(sections.y):
-        mu, sigma = params.slice_moments(k, means, scales, decoded)
+        mu, sigma = params.slice_moments(k, means, scales, decoded, quality)
         symbols = rans.decode(data, scale_indexes(sigma, tables.scale_table), tables.gaussian_table)
         decoded.append(params.refine(k, means, decoded, (symbols + mu).astype(np.float32)))
     return np.concatenate(decoded, axis=1), z_hat

@@ -10,6 +10,14 @@ residual of y^_k from the same context:
     y^_k    = round(y_k - mean_k) + mean_k
     y^_k   += 0.5 * tanh(f_lrp_k([means, y^_<k, y^_k]))
 
+Quality-equivariant variant (``ModelConfig.equivariant_entropy``): y enters quantisation scaled by
+the gain unit of quality q, y_q = g_q y (Cui et al. 2021), so y_q ~ N(g_q mu, g_q sigma) when
+y ~ N(mu, sigma). The nets then model y itself and one set of statistics serves every quality:
+
+    mean_k  = g_q,k f_mean_k([means,  y^_<k / g_q,<k])      scale_k = g_q,k f_scale_k([scales, y^_<k / g_q,<k])
+
+(without it, slice 0's moments come from h_s(z^) alone, which cannot tell the qualities apart).
+
 Each f is a five-layer 3x3 conv stack with GELU. This module is the PyTorch side of the
 exactness boundary (``latent_coder.EntropyParameters``); ``forward`` is the training path:
 straight-through rounding for the reconstruction and, for the rate, the residual y_k - mean_k
@@ -87,12 +95,17 @@ class ChannelSliceEntropyModel(nn.Module):
         return list(support[: self.max_support])
 
     def moments(
-        self, k: int, means: Tensor, scales: Tensor, support: Sequence[Tensor]
+        self, k: int, means: Tensor, scales: Tensor, support: Sequence[Tensor], gain: Tensor | None = None
     ) -> tuple[Tensor, Tensor]:
+        """Mean and scale of slice k; with ``gain`` (B, M, 1, 1), the equivariant form above."""
         context = self._support(support)
-        mean = self.mean_nets[k](torch.cat([means, *context], dim=1))
-        scale = self.scale_nets[k](torch.cat([scales, *context], dim=1))
-        return mean, scale
+        if gain is None:
+            return (self.mean_nets[k](torch.cat([means, *context], dim=1)),
+                    self.scale_nets[k](torch.cat([scales, *context], dim=1)))
+        gains = gain.split(self.slice_ch, dim=1)
+        context = [decoded / g for decoded, g in zip(context, gains)]
+        return (gains[k] * self.mean_nets[k](torch.cat([means, *context], dim=1)),
+                gains[k] * self.scale_nets[k](torch.cat([scales, *context], dim=1)))
 
     def refine(self, k: int, means: Tensor, support: Sequence[Tensor], y_hat: Tensor) -> Tensor:
         context = torch.cat([means, *self._support(support), y_hat], dim=1)
@@ -109,12 +122,15 @@ class ChannelSliceEntropyModel(nn.Module):
             residual = _ops.quantize_ste(residual)
         return self.gaussian.likelihood_lower_bound(self.gaussian._likelihood(residual, scale))
 
-    def forward(self, y: Tensor, means: Tensor, scales: Tensor) -> tuple[Tensor, Tensor]:
-        """Training/evaluation pass: (y^, likelihoods of y), both shaped like y."""
+    def forward(
+        self, y: Tensor, means: Tensor, scales: Tensor, gain: Tensor | None = None
+    ) -> tuple[Tensor, Tensor]:
+        """Training/evaluation pass: (y^, likelihoods of y), both shaped like y; ``gain`` as in
+        :meth:`moments`."""
         decoded: list[Tensor] = []
         likelihoods = []
         for k, y_k in enumerate(y.split(self.slice_ch, dim=1)):
-            mean, scale = self.moments(k, means, scales, decoded)
+            mean, scale = self.moments(k, means, scales, decoded, gain)
             likelihoods.append(in_full_precision(self.rate_likelihood, y_k, mean, scale))
             y_hat = _ops.quantize_ste(y_k - mean) + mean
             decoded.append(self.refine(k, means, decoded, y_hat))

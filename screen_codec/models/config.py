@@ -31,13 +31,22 @@ class ModelConfig:
     prior_ch: int = 64  # FEM / NESFT width
     prior_eps: float = 0.1  # eps of eq. (6)
     lambdas: tuple[float, ...] = PAPER_LAMBDAS  # one per quality level (gain units)
+    # Slice means/scales computed for y / gain_q and scaled by gain_q (entropy/slices.py): the
+    # entropy model then serves every quality with one set of statistics.
+    equivariant_entropy: bool = False
 
     @property
     def num_qualities(self) -> int:
         return len(self.lambdas)
 
     def to_json(self) -> str:
-        return json.dumps(dataclasses.asdict(self), sort_keys=True)
+        """The configuration as JSON; fields added later are left out at their default, so the
+        configuration (and the model id hashed over it) of a model trained before them is unchanged."""
+        fields = dataclasses.asdict(self)
+        for name, default in _ADDED_FIELD_DEFAULTS.items():
+            if fields[name] == default:
+                del fields[name]
+        return json.dumps(fields, sort_keys=True)
 
     @classmethod
     def from_dict(cls, data: dict) -> "ModelConfig":
@@ -45,6 +54,8 @@ class ModelConfig:
         values = {k: tuple(v) if isinstance(v, list) else v for k, v in data.items() if k in fields}
         return cls(**values)
 
+
+_ADDED_FIELD_DEFAULTS = {"equivariant_entropy": False}
 
 CONFIGS: dict[str, ModelConfig] = {
     "paper": ModelConfig(name="paper", N=192, M=320, Z=192),

@@ -7,7 +7,8 @@ of weights serves all quality levels. Equation numbers refer to docs/MODEL.md.
 
     x, M ──EPG (5)(6)──► g', g'_1
     x, g' ──g_a (1)──► y ──× gain_q──► y_q ──h_a (2) with g'_1──► z ──× hgain_q──► z_q ──Q──► z^_q
-    z^ = z^_q × ihgain_q ──h_s──► (means, scales) ──slices + LRP──► y^_q (entropy/slices.py)
+    z^ = z^_q × ihgain_q ──h_s──► (means, scales) ──slices + LRP──► y^_q (entropy/slices.py;
+         with ``config.equivariant_entropy`` the slice moments scale with gain_q)
     y^ = y^_q × igain_q;  w = h_w(z^);  x^ = g_s(y^, w) (3)
 
 With ``config.sem`` off the prior branches are absent and this is plain WACNN (the baseline).
@@ -280,6 +281,10 @@ class ScreenContentCodec(nn.Module):
         """Entropy-parameter side of the hyperprior: z^_q -> latent (means, scales)."""
         return self.hyper_synthesis(z_hat_q * self.gains.hyper_inverse_gain(quality))
 
+    def entropy_gain(self, quality: Tensor) -> Tensor | None:
+        """The gain the slice moments follow (``equivariant_entropy``), else None."""
+        return self.gains.gain(quality) if self.config.equivariant_entropy else None
+
     def synthesise(self, y_hat_q: Tensor, z_hat_q: Tensor, quality: Tensor) -> Tensor:
         """Decoder network, eq. (3): gain-scaled latents -> reconstruction."""
         y_hat = y_hat_q * self.gains.inverse_gain(quality)
@@ -291,7 +296,7 @@ class ScreenContentCodec(nn.Module):
         y_q, z_q = self.analyse(x, mask, quality)
         z_hat_q, z_likelihoods = in_full_precision(self.z_bottleneck, z_q)
         means, scales = self.hyper(z_hat_q, quality)
-        y_hat_q, y_likelihoods = self.slices(y_q, means, scales)
+        y_hat_q, y_likelihoods = self.slices(y_q, means, scales, self.entropy_gain(quality))
         out: dict[str, Tensor | dict] = {
             "x_hat": self.synthesise(y_hat_q, z_hat_q, quality),
             "likelihoods": {"y": y_likelihoods, "z": z_likelihoods},

@@ -84,8 +84,9 @@ def integer_entropy_parameters(model: ScreenContentCodec) -> IntegerEntropyParam
         networks[f"mean_{k}"] = _float_steps(slices.mean_nets[k])
         networks[f"scale_{k}"] = _float_steps(slices.scale_nets[k])
         networks[f"lrp_{k}"] = _float_steps(slices.lrp_nets[k])
+    log_gain = _array(model.gains.log_gain) if model.config.equivariant_entropy else None
     return IntegerEntropyParameters.quantize(
-        networks, _array(model.gains.log_hyper_inverse_gain), slices.max_support
+        networks, _array(model.gains.log_hyper_inverse_gain), slices.max_support, log_gain
     )
 
 
