@@ -160,8 +160,11 @@ def test_a_trained_model_fine_tunes_with_equivariant_entropy_switched_on(tmp_pat
     switched = smoke_config(steps=4, model_overrides={**config.model_overrides, "equivariant_entropy": True})
     trainer = Trainer(switched, tmp_path / "equivariant", torch.device("cpu"), resume=plain_checkpoint)
     assert trainer.step == 2 and trainer.optimizer.state and trainer.model.config.equivariant_entropy
-    assert np.isfinite(trainer.train_step()["loss"])
+    assert trainer.fit(stop_at=3) == 3  # cut early (--stop-at), as an A/B arm is, and saved there
+    assert ckpt.load_training_state(tmp_path / "equivariant" / "last.pt")["step"] == 3
     assert trainer.fit() == 4
+    losses = [float(row.split(",")[1]) for row in (tmp_path / "equivariant" / "train.csv").read_text().splitlines()[1:]]
+    assert losses and all(np.isfinite(losses))
     saved = ckpt.load_training_state(tmp_path / "equivariant" / "last.pt")
     assert json.loads(saved["model_config"])["equivariant_entropy"] is True
     with pytest.raises(ValueError, match="different model configuration"):  # not without the switch

@@ -8,7 +8,7 @@
 
 Usage:
     python -m training.train --config training/configs/compact_screen.yaml [--resume PATH]
-        [--max-minutes N] [--device cpu|cuda] [--out runs/NAME] [--threads N]
+        [--max-minutes N] [--stop-at STEP] [--device cpu|cuda] [--out runs/NAME] [--threads N]
     torchrun --nproc_per_node=8 -m training.train --config ...   (DistributedDataParallel)
 
 Reproducibility: a batch is a pure function of (seed, step, rank) (StepBatches), so are the
@@ -473,10 +473,12 @@ class Trainer:
         )
 
     # -- the loop
-    def fit(self, max_minutes: float | None = None) -> int:
-        """Train until ``config.steps`` or the wall-clock budget; returns the final step."""
+    def fit(self, max_minutes: float | None = None, stop_at: int | None = None) -> int:
+        """Train until ``config.steps``, the wall-clock budget or step ``stop_at`` (the schedule
+        unchanged: an A/B arm cut where another run was); returns the final step."""
         config, main = self.config, self.dist.main
         deadline = time.monotonic() + 60.0 * max_minutes if max_minutes else math.inf
+        last_step = min(config.steps, stop_at) if stop_at is not None else config.steps
         if main:
             self.out.mkdir(parents=True, exist_ok=True)
             (self.out / "config.yaml").write_text(yaml.safe_dump(config.to_dict(), sort_keys=False))
@@ -491,7 +493,7 @@ class Trainer:
         window: list[dict[str, float]] = []
         window_start = time.monotonic()
         saved_at = -1  # the run dir always ends with checkpoints, even after zero steps
-        while self.step < config.steps and time.monotonic() < deadline:
+        while self.step < last_step and time.monotonic() < deadline:
             window.append(self.train_step())
             bar.update(1)
             if main and (self.step % config.log_interval == 0 or self.step == config.steps):
@@ -533,6 +535,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--config", type=Path, required=True, help="training/configs/<name>.yaml")
     parser.add_argument("--resume", type=Path, help="full (last.pt) or compact checkpoint")
     parser.add_argument("--max-minutes", type=float, help="wall-clock budget; saves and stops")
+    parser.add_argument("--stop-at", type=int, help="save and stop after this step (schedule unchanged)")
     parser.add_argument("--device", choices=("cpu", "cuda"), default="cuda" if torch.cuda.is_available() else "cpu")
     parser.add_argument("--out", type=Path, help="run directory (default runs/<config name>)")
     parser.add_argument("--data", help="data dir or shard .tar (overrides the config's data.dir)")
@@ -561,7 +564,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         precision = "bf16 autocast" if trainer.bf16 else "fp32"
         start = f"training {config.name} from step {trainer.step} on {device} ({precision})"
         print(f"{start} -> {out}", flush=True)
-    step = trainer.fit(args.max_minutes)
+    step = trainer.fit(args.max_minutes, args.stop_at)
     if distributed.main:
         print(f"stopped at step {step}; checkpoints in {out}", flush=True)
     if distributed.world > 1:
