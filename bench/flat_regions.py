@@ -25,7 +25,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.rd import load_images, load_variant  # noqa: E402
+from bench.rd import distinct_labels, load_images, load_variant  # noqa: E402
 from screen_codec import codec  # noqa: E402
 from screen_codec.detectors import text_mask  # noqa: E402
 from screen_codec.models import ScreenContentCodec  # noqa: E402
@@ -94,8 +94,7 @@ def report(checkpoints: list[str], images: list, detector: str) -> list[str]:
     )
     lines = [header, "|" + "---|" * (header.count("|") - 1)]
     masks = [text_mask(image.rgb, detector) for image in images]
-    for checkpoint in checkpoints:
-        variant = load_variant(checkpoint, detector, seed=0)
+    for variant in distinct_labels([load_variant(checkpoint, detector, seed=0) for checkpoint in checkpoints]):
         model, label = variant.nets.model.eval(), variant.label.rsplit("/", 1)[0]
         for quality in range(1, model.config.num_qualities + 1):
             constants = [constant_bpp(model, level, quality) for level in CONSTANT_LEVELS]
