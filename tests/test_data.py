@@ -171,6 +171,30 @@ def test_crop_dataset_shapes_and_determinism(data_dir: Path) -> None:
     assert not torch.equal(first, ds[0]["image"])  # a new epoch places crops anew
 
 
+def test_decoded_cache_gives_the_same_crops_and_decodes_once(
+    data_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    plain = CropDataset(data_dir, "train", crop=128)
+    cached = CropDataset(data_dir, "train", crop=128, decoded_cache=tmp_path / "decoded")
+    for i in range(len(plain)):  # includes a 300x200 natural crop without a mask
+        for seed in (0, 1):
+            a, b = plain.sample(i, np.random.default_rng(seed)), cached.sample(i, np.random.default_rng(seed))
+            assert torch.equal(a["image"], b["image"]) and torch.equal(a["mask"], b["mask"])
+    entries = sorted((tmp_path / "decoded").iterdir())
+    assert len(entries) == len(plain) and all(e.suffix == ".npy" and "partial" not in e.name for e in entries)
+
+    def no_decode(_: object) -> np.ndarray:
+        raise AssertionError("decoded again despite the cache")
+
+    expected = plain[2]
+    monkeypatch.setattr(store, "load_rgb", no_decode)
+    again = CropDataset(data_dir, "train", crop=128, decoded_cache=tmp_path / "decoded")  # a fresh process's view
+    assert torch.equal(again[2]["image"], expected["image"]) and torch.equal(again[2]["mask"], expected["mask"])
+    other_masks = CropDataset(data_dir, "train", crop=128, mask_source="detector", decoded_cache=tmp_path / "decoded")
+    with pytest.raises(AssertionError, match="decoded again"):  # other mask bytes: another key, no stale entry
+        other_masks[0]
+
+
 def test_synthetic_and_mixed_streams(data_dir: Path) -> None:
     synth = SyntheticStream(crop=128, crops_per_screen=2, sizes=((480, 320),))
     it = iter(synth)

@@ -1,7 +1,7 @@
 """torch Datasets for training: stored crops, an endless synthetic stream, and their mix.
 
 Data flow: data dir or shard tar (shard.open_root) + manifest -> CropDataset[i] = random crop of
-(rgb, mask);  render_screen(random seed) -> SyntheticStream crops;  MixedStream picks one or the
+(rgb, mask), decoded per sample or once into a decoded cache (decoded.py);  render_screen(random seed) -> SyntheticStream crops;  MixedStream picks one or the
 other per sample at a configured ratio -> {"image": 3xHxW float [0,1], "mask": 1xHxW float {0,1}}.
 
 Randomness: CropDataset seeds each sample from (seed, epoch, index), so results do not depend on
@@ -20,6 +20,7 @@ import torch
 from torch.utils.data import Dataset, IterableDataset, get_worker_info
 
 from . import store
+from .decoded import DecodedCache
 from .shard import Root, open_root
 from .store import Item
 from .synthetic import SYNTHETIC_VAL_SEED0, render_screen
@@ -54,16 +55,22 @@ def seed_worker(worker_id: int) -> None:
 
 
 class CropDataset(Dataset):
-    """Random crops of stored images (screenshots, synthetic sample, natural crops) of one split."""
+    """Random crops of stored images (screenshots, synthetic sample, natural crops) of one split.
+
+    With ``decoded_cache`` (a directory) each image is decoded once into a memory-mapped array
+    (decoded.py); the crops are the same either way.
+    """
 
     def __init__(self, root: Path, split: str = "train", crop: int = 256, kinds: tuple[str, ...] | None = None,
-                 mask_source: str = "gt_or_detector", seed: int = 0) -> None:
+                 mask_source: str = "gt_or_detector", seed: int = 0, decoded_cache: Path | None = None) -> None:
         if mask_source not in MASK_SOURCES:
             raise ValueError(f"mask_source must be one of {MASK_SOURCES}")
         self.root: Root = open_root(root)
         items = store.parse_manifest(self.root.read(store.MANIFEST))
         self.items = [it for it in items if it.split == split and (kinds is None or it.kind in kinds)]
         self.crop, self.mask_source, self.seed, self.epoch = crop, mask_source, seed, 0
+        self.decoded = DecodedCache(decoded_cache) if decoded_cache is not None else None
+        self._keys: dict[int, str] = {}
 
     def set_epoch(self, epoch: int) -> None:
         self.epoch = epoch
@@ -71,18 +78,31 @@ class CropDataset(Dataset):
     def __len__(self) -> int:
         return len(self.items)
 
-    def _mask(self, it: Item) -> np.ndarray:
+    def _encoded(self, it: Item) -> tuple[bytes, bytes | None]:
+        """The stored image's bytes and its mask's (None: no mask of the configured source)."""
         order = {"gt": (it.gt_mask,), "detector": (it.det_mask,), "gt_or_detector": (it.gt_mask, it.det_mask)}
-        for rel in order[self.mask_source]:
-            if rel:
-                return store.load_mask(io.BytesIO(self.root.read(rel)))
-        return np.zeros((it.height, it.width), np.uint8)  # natural crop without a cached detector mask
+        mask_file = next((rel for rel in order[self.mask_source] if rel), None)
+        return self.root.read(it.image), self.root.read(mask_file) if mask_file else None
+
+    @staticmethod
+    def _decode(it: Item, image_bytes: bytes, mask_bytes: bytes | None) -> tuple[np.ndarray, np.ndarray]:
+        rgb = store.load_rgb(io.BytesIO(image_bytes))
+        if mask_bytes is None:  # natural crop without a cached detector mask
+            return rgb, np.zeros((it.height, it.width), np.uint8)
+        return rgb, store.load_mask(io.BytesIO(mask_bytes))
+
+    def _image_and_mask(self, index: int) -> tuple[np.ndarray, np.ndarray]:
+        it = self.items[index]
+        if self.decoded is None:
+            return self._decode(it, *self._encoded(it))
+        key = self._keys.get(index)
+        if key is None:  # hashed once per process; later samples read only the memory map
+            key = self._keys[index] = DecodedCache.key(*self._encoded(it))
+        return self.decoded.load(key, lambda: self._decode(it, *self._encoded(it)))
 
     def sample(self, index: int, rng: np.random.Generator) -> Sample:
         """A crop of item `index` placed by `rng`."""
-        it = self.items[index]
-        rgb = store.load_rgb(io.BytesIO(self.root.read(it.image)))
-        return to_sample(*random_crop(rng, rgb, self._mask(it), self.crop))
+        return to_sample(*random_crop(rng, *self._image_and_mask(index), self.crop))
 
     def __getitem__(self, index: int) -> Sample:
         return self.sample(index, np.random.default_rng([self.seed, self.epoch, index]))
