@@ -39,10 +39,11 @@ fi
 
 # 2. Train on the shard (the host has no fonts or browser to render screens itself); the shard is
 #    a tar that each process reads into memory, so there is nothing to unpack. No shard: the config's
-#    data.dir.
+#    data.dir. Each stored image is decoded once into /tmp/decoded (memory-mapped crops,
+#    training/data/decoded.py), so the DataLoader workers do not re-decode a screenshot per crop.
 #    torchrun (DDP) when several GPUs are visible, else one process.
 nproc=${NPROC:-$("$python" -c "import torch; print(max(torch.cuda.device_count(), 1))")}
-args=(--config "$config" --device "$device" --out "$run" --max-minutes "$minutes")
+args=(--config "$config" --device "$device" --out "$run" --max-minutes "$minutes" --decoded-cache /tmp/decoded)
 if [[ -f "$shard" ]]; then args+=(--data "$shard"); fi
 if compgen -G "$resume*" > /dev/null; then args+=(--resume "$resume"); fi
 if ((nproc > 1)); then
