@@ -1,8 +1,8 @@
 """Decoded-image cache: stored images kept decoded on disk and memory-mapped for cropping.
 
 A 128x128 crop of a lossless-WebP screenshot costs a whole-image decode (~30 ms for 1920x1080 on
-one EPYC core), three of them per 8-crop batch: ~20 % of the CPU a two-core training run has. The
-cache decodes each (image, mask) pair once into an HxWx4 uint8 array (RGB + mask) in a .npy file;
+one EPYC core), about three of them per 8-crop batch of the CPU recipe (the two-process run went from
+2.53 to 2.67 it/s with the cache; docs/TRAINING.md). The cache decodes each (image, mask) pair once into an HxWx4 uint8 array (RGB + mask) in a .npy file;
 a crop then reads only its rows through a memory map, and the OS page cache is shared by every
 rank and DataLoader worker.
 
