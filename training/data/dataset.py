@@ -2,7 +2,8 @@
 
 Data flow: data dir or shard tar (shard.open_root) + manifest -> CropDataset[i] = random crop of
 (rgb, mask), decoded per sample or once into a decoded cache (decoded.py);  render_screen(random
-seed) -> SyntheticStream crops;  MixedStream picks one or the other per sample at a configured ratio -> {"image": 3xHxW float [0,1], "mask": 1xHxW float {0,1}}.
+seed) -> SyntheticStream crops;  MixedStream picks one or the other per sample at a configured
+ratio -> {"image": 3xHxW float [0,1], "mask": 1xHxW float {0,1}}.
 
 Randomness: CropDataset seeds each sample from (seed, epoch, index), so results do not depend on
 the number of workers; the streams seed from (seed, rank, worker id) via get_worker_info().
