@@ -120,12 +120,18 @@ class TrainConfig:
     @classmethod
     def load(cls, path: Path) -> "TrainConfig":
         """A YAML config. ``extends: OTHER.yaml`` (beside it) reads OTHER first and lets this file's
-        top-level keys replace OTHER's, so a phase config names only what differs from the run it
-        continues."""
+        keys replace OTHER's, within a section (``data``, ``validation``, ``model_overrides``) key by
+        key (``data: {crop: 256}`` keeps OTHER's mix), so a phase config names only what differs
+        from the run it continues."""
         raw = yaml.safe_load(path.read_text())
         base = raw.pop("extends", None)
         if base is not None:
-            raw = {**cls.load(path.parent / base).to_dict(), **raw}
+            inherited = cls.load(path.parent / base).to_dict()
+            raw = {
+                key: {**inherited[key], **value} if isinstance(inherited.get(key), dict) else value
+                for key, value in raw.items()
+            }
+            raw = {**inherited, **raw}
         return cls.from_dict(raw)
 
     def to_dict(self) -> dict[str, Any]:

@@ -1,10 +1,10 @@
 """Decoded-image cache: stored images kept decoded on disk and memory-mapped for cropping.
 
-A 128x128 crop of a lossless-WebP screenshot costs a whole-image decode (~30 ms for 1920x1080 on
-one EPYC core), about three of them per 8-crop batch of the CPU recipe (the two-process run went from
-2.53 to 2.67 it/s with the cache; docs/TRAINING.md). The cache decodes each (image, mask) pair once into an HxWx4 uint8 array (RGB + mask) in a .npy file;
-a crop then reads only its rows through a memory map, and the OS page cache is shared by every
-rank and DataLoader worker.
+A crop of a lossless-WebP screenshot costs a whole-image decode (~30 ms for 1920x1080 on one EPYC
+core), about three of them per 8-crop batch of the 128x128 CPU recipe (the two-process run went from
+2.53 to 2.67 it/s with the cache; docs/TRAINING.md). The cache decodes each (image, mask) pair once
+into an HxWx4 uint8 array (RGB + mask) in a .npy file; a crop then reads only its rows through a
+memory map, and the OS page cache is shared by every rank and DataLoader worker.
 
 Data flow: image bytes + mask bytes -> sha1 key -> <dir>/<key>.npy (written once, atomically by
 rename, so concurrent writers are harmless) -> np.load(mmap_mode="r") -> (rgb view, mask view).
