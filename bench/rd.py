@@ -13,9 +13,10 @@
     ──► per image and setting: bpp, PSNR-RGB, text PSNR, encode / decode ms
     ──► average curve per codec: mean bpp and mean PSNR over the images at each setting
     ──► its frontier (settings no other setting of the codec beats on both bpp and PSNR)
-    ──► BD-rate / BD-PSNR (bd_rate.py) of each of our variants against each classical codec
-        (with --ablation: against the first variant), on the average curves (headline) and per
+    ──► BD-rate / BD-PSNR (bd_rate.py) of each of our variants against each classical codec and
+        of every later variant against the first, on the average curves (headline) and per
         image (median); classical codecs also against AVIF 4:4:4, the strongest of them.
+        So one run with --reuse gives an A/B of two checkpoints and both against the classical codecs.
 
 Variants are every --checkpoint x every --detector. A checkpoint is a compact checkpoint file
 (or its .partKofN set), a run directory holding compact.pt, or ``untrained:<config>`` (a seeded,
@@ -444,10 +445,8 @@ def build_report(
     codecs = [] if args.ablation else list(args.codecs)
     labels = codecs + [v.label for v in variants]
     curves = {label: average_curve(points, label) for label in labels}
-    if args.ablation:
-        comparisons = [compare(points, variants[0].label, v.label) for v in variants[1:]]
-    else:
-        comparisons = [compare(points, c, v.label) for v in variants for c in codecs]
+    comparisons = [compare(points, variants[0].label, v.label) for v in variants[1:]]
+    comparisons += [compare(points, c, v.label) for v in variants for c in codecs]
     against_anchor = (
         {c: compare(points, ANCHOR, c) for c in codecs if c != ANCHOR} if ANCHOR in codecs else {}
     )
@@ -490,7 +489,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
                         help="text mask fed to our encoder; repeatable (default dbnet)")
     parser.add_argument("--codecs", nargs="+", default=list(classical.CODECS), choices=list(classical.CODECS))
     parser.add_argument("--ablation", action="store_true",
-                        help="no classical codecs: BD-rates of every variant against the first")
+                        help="no classical codecs, only every variant against the first")
     parser.add_argument("--out", type=Path, required=True, help="result JSON (bench/results/<name>.json)")
     parser.add_argument("--markdown", action="store_true", help="print the tables and write <out>.md")
     parser.add_argument("--reuse", type=Path, help="earlier result JSON to take classical points from")
