@@ -23,8 +23,12 @@ Variants are every --checkpoint x every --detector. A checkpoint is a compact ch
 untrained model: a pipeline check, not a result). The text mask fed to our encoder comes from
 the detector (``gt``: the images' own word-box masks, an oracle detector); the mask that scores
 text PSNR is always the ground truth. Timings are single runs on whatever host runs this; the
-JSON records the host, its load and the thread count. ``--reuse`` takes classical points from an
-earlier result JSON when image bytes, codec, setting, library versions and threads all match.
+JSON records the host, its load and the thread count. ``--reuse`` takes points from an earlier
+result JSON where they would come out the same: classical points when image bytes, codec, setting,
+library versions and threads match; our points when image bytes, model id, detector, quality, tile
+size and threads match and neither run had screen_codec/ differ from the tree it names (the codec,
+the networks and the detectors live there). So an A/B of a new checkpoint against the default that
+an earlier run measured codes only the new one.
 """
 
 from __future__ import annotations
@@ -167,10 +171,23 @@ def distinct_labels(variants: list[Variant]) -> list[Variant]:
     return variants
 
 
-def run_variant(variant: Variant, images: Sequence[BenchImage], tile_size: int) -> list[Point]:
+def learned_codec_key(model_id: str, detector: str) -> str:
+    """What makes our points reproducible across runs, in place of a label that names a path."""
+    return f"{model_id}/{detector}"
+
+
+def run_variant(
+    variant: Variant, images: Sequence[BenchImage], tile_size: int, reuse: dict[tuple, Point]
+) -> list[Point]:
     """Code every image at every quality through the real bitstream path and measure it."""
+    key = learned_codec_key(variant.info["model_id"], variant.detector)
     points = []
     for image in images:
+        qualities = range(1, variant.nets.num_qualities + 1)
+        earlier = [reuse.get((image.sha256, key, quality)) for quality in qualities]
+        if all(earlier):
+            points += [p | {"codec": variant.label, "image": image.name} for p in earlier]
+            continue
         start = time.perf_counter()
         if variant.detector == "gt":
             if image.text_mask is None:
@@ -179,7 +196,7 @@ def run_variant(variant: Variant, images: Sequence[BenchImage], tile_size: int) 
         else:
             mask = text_mask(image.rgb, variant.detector)
         mask_ms = (time.perf_counter() - start) * 1e3
-        for quality in range(1, variant.nets.num_qualities + 1):
+        for quality in qualities:
             m = classical.measure(
                 image.rgb,
                 image.text_mask,
@@ -206,19 +223,37 @@ def _progress(codec: str, setting: int, image: BenchImage, m: classical.Measurem
     )
 
 
-def reusable_points(path: Path | None, versions: dict[str, str], threads: int) -> dict[tuple, Point]:
-    """Classical points of an earlier run made with the same libraries and thread count."""
+def codec_tree_unchanged(code: dict[str, Any]) -> bool:
+    """Whether a run's screen_codec/ (recorded as ``code_version()``) is the one checked out now."""
+    def clean(changed: list[str]) -> bool:
+        return not any(line[3:].startswith("screen_codec/") for line in changed)
+
+    then = git("rev-parse", f"{code['git_commit']}:screen_codec")
+    now = git("rev-parse", "HEAD:screen_codec")
+    unchanged = then != "unknown" and then == now
+    return unchanged and clean(code["changed_files"]) and clean(code_version()["changed_files"])
+
+
+def reusable_points(
+    path: Path | None, versions: dict[str, str], threads: int, tile_size: int
+) -> dict[tuple, Point]:
+    """Points of an earlier run that this one would measure again, keyed (image sha256, codec, setting)
+    with our variants' codec named by ``learned_codec_key``."""
     if path is None:
         return {}
     earlier = json.loads(path.read_text())
     meta = earlier["meta"]
-    if meta["libraries"] != versions or meta["threads"] != threads:
-        print(f"--reuse {path}: different libraries or threads; recomputing", file=sys.stderr)
+    if meta["threads"] != threads:
+        print(f"--reuse {path}: {meta['threads']} threads, not {threads}; recomputing", file=sys.stderr)
         return {}
+    codecs = {c: c for c in classical.CODECS} if meta["libraries"] == versions else {}
+    if meta["tile_size"] == tile_size and codec_tree_unchanged(meta["code"]):
+        codecs |= {v["label"]: learned_codec_key(v["model_id"], v["detector"]) for v in meta["variants"]}
+    print(f"--reuse {path}: points of {sorted(codecs) or 'nothing'}", file=sys.stderr)
     return {
-        (p["sha256"], p["codec"], p["setting"]): {"reused_from": f"{path} ({meta['date']})", **p}
+        (p["sha256"], codecs[p["codec"]], p["setting"]): {"reused_from": f"{path} ({meta['date']})", **p}
         for p in earlier["points"]
-        if p["codec"] in classical.CODECS
+        if p["codec"] in codecs
     }
 
 
@@ -492,7 +527,8 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
                         help="no classical codecs, only every variant against the first")
     parser.add_argument("--out", type=Path, required=True, help="result JSON (bench/results/<name>.json)")
     parser.add_argument("--markdown", action="store_true", help="print the tables and write <out>.md")
-    parser.add_argument("--reuse", type=Path, help="earlier result JSON to take classical points from")
+    parser.add_argument("--reuse", type=Path,
+                        help="earlier result JSON to take the points this run shares with it from")
     parser.add_argument("--threads", type=int, default=1, help="torch, BLAS and codec threads")
     parser.add_argument("--tile-size", type=int, default=0, help="our codec's tile size (0: one tile)")
     parser.add_argument("--seed", type=int, default=0, help="seed of untrained:<config> models")
@@ -513,12 +549,12 @@ def main(argv: Sequence[str] | None = None) -> None:
     )
     if args.ablation and len(variants) < 2:
         raise SystemExit("--ablation needs at least two variants (checkpoints x detectors)")
+    reuse = reusable_points(args.reuse, classical.library_versions(), args.threads, args.tile_size)
     points: list[Point] = []
     if not args.ablation:
-        reuse = reusable_points(args.reuse, classical.library_versions(), args.threads)
         points += run_classical(args.codecs, images, args.threads, reuse)
     for variant in variants:
-        points += run_variant(variant, images, args.tile_size)
+        points += run_variant(variant, images, args.tile_size, reuse)
     host["load_average_end"] = os.getloadavg()
     report = build_report(args, {"host": host, "code": code}, images, variants, points)
     args.out.parent.mkdir(parents=True, exist_ok=True)

@@ -1,0 +1,51 @@
+"""bench/rd.py --reuse: an earlier run's points come back only where this run would measure them again.
+
+Runs the real benchmark (untrained models, the real bitstream path, one classical codec) on a small
+generated image; needs the bench requirements (imagecodecs), which the service does not.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+pytest.importorskip("imagecodecs")
+from bench import rd  # noqa: E402
+
+
+def _run(tmp_path: Path, name: str, *extra: str) -> dict:
+    out = tmp_path / f"{name}.json"
+    rd.main(["--images", str(tmp_path / "images"), "--checkpoint", "untrained:compact",
+             "--detector", "none", "--codecs", "jpeg", "--out", str(out), *extra])
+    return json.loads(out.read_text())
+
+
+def _ours(report: dict) -> list[dict]:
+    labels = {v["label"] for v in report["meta"]["variants"]}
+    return [p for p in report["points"] if p["codec"] in labels]
+
+
+def test_reuse_takes_points_of_the_same_model_and_recomputes_another(tmp_path: Path) -> None:
+    (tmp_path / "images").mkdir()
+    rng = np.random.default_rng(0)
+    image = np.full((64, 96, 3), 235, np.uint8)
+    image[16:48, 8:88] = rng.integers(0, 255, (32, 80, 3), dtype=np.uint8)
+    cv2.imwrite(str(tmp_path / "images" / "screen.png"), image)
+
+    first = _run(tmp_path, "first")
+    if not rd.codec_tree_unchanged(first["meta"]["code"]):
+        pytest.skip("screen_codec/ differs from HEAD here, so no run reuses our points")
+    again = _run(tmp_path, "again", "--reuse", str(tmp_path / "first.json"))
+    other = _run(tmp_path, "other", "--reuse", str(tmp_path / "first.json"), "--seed", "1")
+
+    assert all("reused_from" in p for p in again["points"])  # jpeg and ours
+    assert [(p["setting"], p["bpp"], p["psnr"]) for p in _ours(again)] == [
+        (p["setting"], p["bpp"], p["psnr"]) for p in _ours(first)
+    ]
+    assert other["meta"]["variants"][0]["model_id"] != first["meta"]["variants"][0]["model_id"]
+    assert _ours(other) and not any("reused_from" in p for p in _ours(other))
+    assert all("reused_from" in p for p in other["points"] if p["codec"] == "jpeg")
