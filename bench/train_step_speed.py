@@ -1,8 +1,8 @@
-"""Seconds per training step in fp32, under bf16 autocast and (--compile) bf16 with torch.compile,
+"""Seconds per training step of the chosen variants (fp32, bf16 autocast, either with torch.compile),
 alternated in one process.
 
     python bench/train_step_speed.py [--model compact] [--batch 8] [--crop 128] [--threads 1]
-        [--steps 4] [--rounds 2] [--compile]
+        [--steps 4] [--rounds 2] [--variant fp32 --variant bf16 ...]
 
 One step is ``training.train.Trainer.train_step`` itself (forward under autocast when bf16, the RD
 loss in fp32, one backward, clipping, Adam) on a fixed batch of random images and text mask. The
@@ -34,6 +34,7 @@ SMOKE = REPO / "training" / "configs" / "cpu_smoke.yaml"  # a data-free config t
 VARIANTS = {  # label -> TrainConfig fields
     "fp32": {"mixed_precision": "none"},
     "bf16": {"mixed_precision": "bf16"},
+    "fp32+compile": {"mixed_precision": "none", "compile": True},
     "bf16+compile": {"mixed_precision": "bf16", "compile": True},
 }
 
@@ -65,18 +66,21 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--steps", type=int, default=4)
     parser.add_argument("--rounds", type=int, default=2)
-    parser.add_argument("--compile", action="store_true", help="also bf16 with torch.compile")
+    parser.add_argument("--variant", action="append", choices=list(VARIANTS),
+                        help="repeatable; the first is the reference (default: fp32 and bf16)")
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
-    measured: dict[str, list[float]] = {v: [] for v in VARIANTS if args.compile or v != "bf16+compile"}
+    measured: dict[str, list[float]] = {v: [] for v in args.variant or ["fp32", "bf16"]}
     for _ in range(args.rounds):
         for variant in measured:
             measured[variant] += step_times(args.model, variant, args.batch, args.crop, args.steps)
     print(f"{args.model}, batch {args.batch} x {args.crop}x{args.crop}, {args.threads} thread(s)")
-    fp32 = statistics.median(measured["fp32"])
+    reference = next(iter(measured))
+    reference_median = statistics.median(measured[reference])
     for variant, times in measured.items():
         median = statistics.median(times)
-        print(f"  {variant}: median {median:.3f} s/step (min {min(times):.3f}), x{fp32 / median:.2f} over fp32")
+        print(f"  {variant}: median {median:.3f} s/step (min {min(times):.3f}),"
+              f" x{reference_median / median:.2f} over {reference}")
 
 
 if __name__ == "__main__":
