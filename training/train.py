@@ -103,8 +103,8 @@ class TrainConfig:
     mixed_precision: str = "auto"
     # torch.compile (inductor) the training network. On the 2-core AMD EPYC host a compact bf16 step
     # ran x1.08-1.12 faster, idle (bench/train_step_speed.py --variant bf16 --variant bf16+compile), and
-    # a two-process run x1.13; on an AVX2-only EPYC in fp32 a two-process 512x512 run was slower
-    # compiled (2.71 against 2.30 s/step, not side by side: docs/TRAINING.md);
+    # a two-process run x1.13; on an AVX2-only EPYC in fp32 a compiled 512x512 step was slower
+    # (x0.85 side by side in one process, --variant fp32 --variant fp32+compile; docs/TRAINING.md);
     # the first step compiles for minutes (cached under /tmp/torchinductor_$USER for later runs).
     compile: bool = False
     validation: ValidationConfig = field(default_factory=ValidationConfig)
