@@ -223,19 +223,19 @@ def _progress(codec: str, setting: int, image: BenchImage, m: classical.Measurem
     )
 
 
-def codec_tree_unchanged(code: dict[str, Any]) -> bool:
-    """Whether a run's screen_codec/ (recorded as ``code_version()``) is the one checked out now."""
+def same_codec_tree(then: dict[str, Any], now: dict[str, Any]) -> bool:
+    """Whether two runs' ``code_version()`` records name one screen_codec/ tree, unmodified in both."""
     def clean(changed: list[str]) -> bool:
         return not any(line[3:].startswith("screen_codec/") for line in changed)
 
-    then = git("rev-parse", f"{code['git_commit']}:screen_codec")
-    now = git("rev-parse", "HEAD:screen_codec")
-    unchanged = then != "unknown" and then == now
-    return unchanged and clean(code["changed_files"]) and clean(code_version()["changed_files"])
+    trees = {git("rev-parse", f"{code['git_commit']}:screen_codec") for code in (then, now)}
+    return len(trees) == 1 and "unknown" not in trees and all(
+        clean(code["changed_files"]) for code in (then, now)
+    )
 
 
 def reusable_points(
-    path: Path | None, versions: dict[str, str], threads: int, tile_size: int
+    path: Path | None, versions: dict[str, str], threads: int, tile_size: int, code: dict[str, Any]
 ) -> dict[tuple, Point]:
     """Points of an earlier run that this one would measure again, keyed (image sha256, codec, setting)
     with our variants' codec named by ``learned_codec_key``."""
@@ -247,7 +247,7 @@ def reusable_points(
         print(f"--reuse {path}: {meta['threads']} threads, not {threads}; recomputing", file=sys.stderr)
         return {}
     codecs = {c: c for c in classical.CODECS} if meta["libraries"] == versions else {}
-    if meta["tile_size"] == tile_size and codec_tree_unchanged(meta["code"]):
+    if meta["tile_size"] == tile_size and same_codec_tree(meta["code"], code):
         codecs |= {v["label"]: learned_codec_key(v["model_id"], v["detector"]) for v in meta["variants"]}
     print(f"--reuse {path}: points of {sorted(codecs) or 'nothing'}", file=sys.stderr)
     return {
@@ -549,7 +549,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     )
     if args.ablation and len(variants) < 2:
         raise SystemExit("--ablation needs at least two variants (checkpoints x detectors)")
-    reuse = reusable_points(args.reuse, classical.library_versions(), args.threads, args.tile_size)
+    reuse = reusable_points(args.reuse, classical.library_versions(), args.threads, args.tile_size, code)
     points: list[Point] = []
     if not args.ablation:
         points += run_classical(args.codecs, images, args.threads, reuse)
