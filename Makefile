@@ -8,7 +8,10 @@ setup:
 serve: setup
 	.venv/bin/python -m service
 
+# The suite also runs the benchmark (tests/test_bench_rd.py), so the test target adds its one extra
+# package (bench/requirements.txt, --no-deps as that file explains); the service does not need it.
 test: setup
+	.venv/bin/python -m pip install --quiet --no-deps -r bench/requirements.txt
 	.venv/bin/python -m pytest -q
 
 test-slow: setup
