@@ -28,7 +28,8 @@ result JSON where they would come out the same: classical points when image byte
 library versions and threads match; our points when image bytes, model id, detector, quality, tile
 size and threads match and neither run had screen_codec/ differ from the tree it names (the codec,
 the networks and the detectors live there). So an A/B of a new checkpoint against the default that
-an earlier run measured codes only the new one.
+an earlier run measured codes only the new one; ``--reuse`` repeated merges several runs (arms of
+an A/B measured side by side in separate runs come together in one report at no cost).
 """
 
 from __future__ import annotations
@@ -235,12 +236,19 @@ def same_codec_tree(then: dict[str, Any], now: dict[str, Any]) -> bool:
 
 
 def reusable_points(
-    path: Path | None, versions: dict[str, str], threads: int, tile_size: int, code: dict[str, Any]
+    paths: Sequence[Path], versions: dict[str, str], threads: int, tile_size: int, code: dict[str, Any]
 ) -> dict[tuple, Point]:
-    """Points of an earlier run that this one would measure again, keyed (image sha256, codec, setting)
-    with our variants' codec named by ``learned_codec_key``."""
-    if path is None:
-        return {}
+    """Points of earlier runs that this one would measure again, keyed (image sha256, codec, setting)
+    with our variants' codec named by ``learned_codec_key``; a later path's point wins a tie."""
+    points: dict[tuple, Point] = {}
+    for path in paths:
+        points |= _reusable_points_of(path, versions, threads, tile_size, code)
+    return points
+
+
+def _reusable_points_of(
+    path: Path, versions: dict[str, str], threads: int, tile_size: int, code: dict[str, Any]
+) -> dict[tuple, Point]:
     earlier = json.loads(path.read_text())
     meta = earlier["meta"]
     if meta["threads"] != threads:
@@ -527,8 +535,8 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
                         help="no classical codecs, only every variant against the first")
     parser.add_argument("--out", type=Path, required=True, help="result JSON (bench/results/<name>.json)")
     parser.add_argument("--markdown", action="store_true", help="print the tables and write <out>.md")
-    parser.add_argument("--reuse", type=Path,
-                        help="earlier result JSON to take the points this run shares with it from")
+    parser.add_argument("--reuse", type=Path, action="append", default=[],
+                        help="earlier result JSON to take the points this run shares with it from (repeatable)")
     parser.add_argument("--threads", type=int, default=1, help="torch, BLAS and codec threads")
     parser.add_argument("--tile-size", type=int, default=0, help="our codec's tile size (0: one tile)")
     parser.add_argument("--seed", type=int, default=0, help="seed of untrained:<config> models")

@@ -17,9 +17,10 @@ pytest.importorskip("imagecodecs")
 from bench import rd  # noqa: E402
 
 
-def _run(tmp_path: Path, name: str, *extra: str) -> dict:
+def _run(tmp_path: Path, name: str, *extra: str, models: tuple[str, ...] = ("compact",)) -> dict:
     out = tmp_path / f"{name}.json"
-    rd.main(["--images", str(tmp_path / "images"), "--checkpoint", "untrained:compact",
+    checkpoints = [arg for model in models for arg in ("--checkpoint", f"untrained:{model}")]
+    rd.main(["--images", str(tmp_path / "images"), *checkpoints,
              "--detector", "none", "--codecs", "jpeg", "--out", str(out), *extra])
     return json.loads(out.read_text())
 
@@ -29,16 +30,23 @@ def _ours(report: dict) -> list[dict]:
     return [p for p in report["points"] if p["codec"] in labels]
 
 
-def test_reuse_takes_points_of_the_same_model_and_recomputes_another(tmp_path: Path) -> None:
+def _screen(tmp_path: Path) -> None:
     (tmp_path / "images").mkdir()
     rng = np.random.default_rng(0)
     image = np.full((64, 96, 3), 235, np.uint8)
     image[16:48, 8:88] = rng.integers(0, 255, (32, 80, 3), dtype=np.uint8)
     cv2.imwrite(str(tmp_path / "images" / "screen.png"), image)
 
-    first = _run(tmp_path, "first")
-    if not rd.same_codec_tree(first["meta"]["code"], rd.code_version()):
+
+def _skip_unless_reusable(report: dict) -> None:
+    if not rd.same_codec_tree(report["meta"]["code"], rd.code_version()):
         pytest.skip("screen_codec/ differs from HEAD here, so no run reuses our points")
+
+
+def test_reuse_takes_points_of_the_same_model_and_recomputes_another(tmp_path: Path) -> None:
+    _screen(tmp_path)
+    first = _run(tmp_path, "first")
+    _skip_unless_reusable(first)
     again = _run(tmp_path, "again", "--reuse", str(tmp_path / "first.json"))
     other = _run(tmp_path, "other", "--reuse", str(tmp_path / "first.json"), "--seed", "1")
 
@@ -49,3 +57,18 @@ def test_reuse_takes_points_of_the_same_model_and_recomputes_another(tmp_path: P
     assert other["meta"]["variants"][0]["model_id"] != first["meta"]["variants"][0]["model_id"]
     assert _ours(other) and not any("reused_from" in p for p in _ours(other))
     assert all("reused_from" in p for p in other["points"] if p["codec"] == "jpeg")
+
+
+def test_reuse_repeated_merges_the_points_of_several_runs(tmp_path: Path) -> None:
+    """Two arms measured in separate runs come together in one report without coding anything."""
+    _screen(tmp_path)
+    compact = _run(tmp_path, "compact")
+    _skip_unless_reusable(compact)
+    lite = _run(tmp_path, "lite", models=("lite",))
+    both = _run(tmp_path, "both", "--reuse", str(tmp_path / "compact.json"), "--reuse", str(tmp_path / "lite.json"),
+                models=("compact", "lite"))
+
+    assert len(both["meta"]["variants"]) == 2
+    assert all("reused_from" in p for p in both["points"])
+    measured = {(p["codec"], p["setting"]): (p["bpp"], p["psnr"]) for p in compact["points"] + lite["points"]}
+    assert {(p["codec"], p["setting"]): (p["bpp"], p["psnr"]) for p in both["points"]} == measured
