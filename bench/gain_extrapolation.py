@@ -1,0 +1,86 @@
+"""How far the trained quality levels reach: gain units extrapolated beyond q1 and q5.
+
+The variable-rate model (Cui et al. 2021, screen_codec.models.screen_content.QualityGains) scales the
+latents by a learned per-quality gain; log-gains continued linearly past the ends of the table,
+
+    log g_(Q+k) = log g_Q + k (log g_Q - log g_(Q-1)),   log g_(1-k) = log g_1 - k (log g_2 - log g_1),
+
+quantise more finely (or coarsely) than any trained level. If the curve keeps rising there, more
+quality levels would widen the bpp span; if PSNR stalls, the transforms, not the quantiser, set the
+ceiling. Rates are the ideal code lengths of eval-mode likelihoods (what the codec would code, less
+rANS's <1 % overhead); images are cropped to multiples of 64 and the encoder gets the ground-truth
+text mask (an empty one where an image has none).
+
+    python bench/gain_extrapolation.py --checkpoint models/default/compact.pt \
+        --images data/manifest.json --split test [--below 2] [--above 3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+import torch
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path[:0] = [str(REPO)]
+
+from bench.rd import load_images  # noqa: E402
+from screen_codec.metrics import psnr  # noqa: E402
+from training.checkpoint import load_compact  # noqa: E402
+
+GAIN_TABLES = ("log_gain", "log_inverse_gain", "log_hyper_gain", "log_hyper_inverse_gain")
+
+
+def extend_gains(model: torch.nn.Module, below: int, above: int) -> list[str]:
+    """Adds ``below`` levels under q1 and ``above`` over the top one; returns every level's name."""
+    gains = model.gains
+    levels = gains.log_gain.shape[0]
+    for name in GAIN_TABLES:
+        table = getattr(gains, name).data
+        low = [table[0] - k * (table[1] - table[0]) for k in range(below, 0, -1)]
+        high = [table[-1] + k * (table[-1] - table[-2]) for k in range(1, above + 1)]
+        setattr(gains, name, torch.nn.Parameter(torch.stack(low + [*table] + high)))
+    return [f"q{q}" for q in range(1 - below, levels + above + 1)]
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--checkpoint", type=Path, required=True)
+    parser.add_argument("--images", nargs="+", required=True, help="as bench/rd.py --images")
+    parser.add_argument("--split", default="test")
+    parser.add_argument("--below", type=int, default=2, help="levels added under q1")
+    parser.add_argument("--above", type=int, default=3, help="levels added over the top level")
+    parser.add_argument("--threads", type=int, default=1)
+    args = parser.parse_args(argv)
+    torch.set_num_threads(args.threads)
+
+    model, metadata = load_compact(args.checkpoint)
+    model.eval()
+    names = extend_gains(model, args.below, args.above)
+    images = load_images(args.images, args.split)
+    totals = torch.zeros(len(names), 2, dtype=torch.float64)
+    for image in images:
+        height, width = (image.rgb.shape[0] // 64) * 64, (image.rgb.shape[1] // 64) * 64
+        x = torch.from_numpy(image.rgb[:height, :width].copy()).permute(2, 0, 1)[None].float() / 255
+        text = image.text_mask if image.text_mask is not None else np.zeros(image.rgb.shape[:2], np.uint8)
+        mask = torch.from_numpy(text[:height, :width].astype(np.float32))[None, None]
+        for index in range(len(names)):
+            with torch.no_grad():
+                out = model(x, mask, torch.tensor([index + 1]))
+            bits = sum(-torch.log2(likelihoods).sum() for likelihoods in out["likelihoods"].values())
+            decoded = (out["x_hat"][0].clamp(0, 1) * 255).round().byte().permute(1, 2, 0).numpy()
+            totals[index] += torch.tensor([float(bits) / (height * width), psnr(image.rgb[:height, :width], decoded)])
+    totals /= len(images)
+    print(f"{args.checkpoint} (step {metadata.get('step', '?')}), {len(images)} images; "
+          f"q1..q{len(names) - args.below - args.above} trained")
+    print("| level | bpp | PSNR-RGB (dB) |\n|---|---|---|")
+    for name, (bpp, quality) in zip(names, totals.tolist()):
+        print(f"| {name} | {bpp:.3f} | {quality:.2f} |")
+
+
+if __name__ == "__main__":
+    main()
