@@ -147,6 +147,19 @@ def test_resume_repeats_the_next_step_exactly(tmp_path: Path) -> None:
         assert torch.equal(tensor, rounded), name
 
 
+def test_a_cycle_continues_a_checkpoint_past_the_configured_steps(tmp_path: Path) -> None:
+    """A GPU session continuing the default (step > steps) trains its cycle instead of stopping."""
+    config = smoke_config(steps=2, validation=dataclasses.replace(smoke_config().validation, interval=0))
+    assert Trainer(config, tmp_path / "first", torch.device("cpu")).fit() == 2
+    assert Trainer(config, tmp_path / "again", torch.device("cpu"), resume=tmp_path / "first" / "compact.pt").fit() == 2
+
+    cycled = Trainer(dataclasses.replace(config, cycle_steps=3), tmp_path / "cycle", torch.device("cpu"),
+                     resume=tmp_path / "first" / "compact.pt")
+    assert cycled.fit() == 5
+    rows = (tmp_path / "cycle" / "train.csv").read_text().splitlines()
+    assert rows[-1].startswith("5,")
+
+
 def test_a_trained_model_fine_tunes_with_equivariant_entropy_switched_on(tmp_path: Path) -> None:
     """The switch changes how the weights are used, not which: a full checkpoint resumes into it with
     its optimizer state when the run's config asks for it, and only then."""
@@ -197,6 +210,11 @@ def test_schedule_and_batches_are_functions_of_the_step() -> None:
     assert schedule.at(0) == pytest.approx(1e-5)
     assert schedule.at(500) == pytest.approx((1e-4 + 2.7e-6) / 2)
     assert schedule.at(1000) == pytest.approx(2.7e-6) and schedule.at(5000) == pytest.approx(2.7e-6)
+    # A warm restart of 2000 steps from wherever the checkpoint stood (past ``steps`` here).
+    cycle = CosineSchedule(lr=1e-4, lr_min=2.7e-6, steps=1000, warmup=10, restart_step=188755, cycle=2000)
+    assert cycle.end == 190755
+    assert cycle.at(188755 + 9) == pytest.approx(1e-4, rel=1e-3)
+    assert cycle.at(189755) == pytest.approx((1e-4 + 2.7e-6) / 2) and cycle.at(190755) == pytest.approx(2.7e-6)
 
     data = smoke_config().data
     batches = StepBatches(data, batch=3, seed=5, rank=0)

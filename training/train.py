@@ -82,6 +82,10 @@ class TrainConfig:
     name: str
     model: str  # a registered model configuration: compact | paper | wacnn
     steps: int  # length of the cosine schedule (the run stops there)
+    # Set: a warm restart instead, the cosine from ``lr`` at the step the run resumed from a compact
+    # checkpoint (or started) to ``lr_min`` this many steps later, where the run stops; ``steps`` is
+    # then unused. For sessions that continue a checkpoint of any step (training/gpu_session.sh).
+    cycle_steps: int | None = None
     model_overrides: dict[str, Any] = field(default_factory=dict)
     init: str | None = None  # compact checkpoint whose weights start a new stage (step 0)
     data: DataConfig = field(default_factory=DataConfig)
@@ -145,16 +149,27 @@ class TrainConfig:
 class CosineSchedule:
     """Cosine decay from ``lr`` at step 0 to ``lr_min`` at ``steps``, times a linear warm-up over
     ``warmup`` steps after the optimizer (re)started at ``restart_step``. The learning rate is a
-    function of the step alone, so a compact checkpoint (optimizer restarted) keeps its place."""
+    function of the step alone, so a compact checkpoint (optimizer restarted) keeps its place.
+    With ``cycle`` the cosine runs from ``restart_step`` to ``restart_step + cycle`` instead."""
 
     lr: float
     lr_min: float
     steps: int
     warmup: int
     restart_step: int = 0
+    cycle: int | None = None
+
+    @property
+    def start(self) -> int:
+        return self.restart_step if self.cycle else 0
+
+    @property
+    def end(self) -> int:
+        """The step where the cosine reaches ``lr_min`` and the run stops."""
+        return self.restart_step + self.cycle if self.cycle else self.steps
 
     def at(self, step: int) -> float:
-        progress = min(step / max(self.steps, 1), 1.0)
+        progress = min((step - self.start) / max(self.end - self.start, 1), 1.0)
         lr = self.lr_min + 0.5 * (self.lr - self.lr_min) * (1.0 + math.cos(math.pi * progress))
         if self.warmup > 0:
             lr *= min(1.0, (step - self.restart_step + 1) / self.warmup)
@@ -350,7 +365,8 @@ class Trainer:
         self.optimizer = torch.optim.Adam(main_params, lr=config.lr)
         self.aux_optimizer = torch.optim.Adam(aux_params, lr=config.aux_lr)
         self.schedule = CosineSchedule(
-            config.lr, config.lr_min, config.steps, config.warmup_steps, restart_step=self.step
+            config.lr, config.lr_min, config.steps, config.warmup_steps, restart_step=self.step,
+            cycle=config.cycle_steps,
         )
         if resume_state is not None:
             self.optimizer.load_state_dict(resume_state["optimizer"])
@@ -486,17 +502,18 @@ class Trainer:
 
     # -- the loop
     def fit(self, max_minutes: float | None = None, stop_at: int | None = None) -> int:
-        """Train until ``config.steps``, the wall-clock budget or step ``stop_at`` (the schedule
+        """Train until the schedule's end, the wall-clock budget or step ``stop_at`` (the schedule
         unchanged: an A/B arm cut where another run was); returns the final step."""
         config, main = self.config, self.dist.main
         deadline = time.monotonic() + 60.0 * max_minutes if max_minutes else math.inf
-        last_step = min(config.steps, stop_at) if stop_at is not None else config.steps
+        end = self.schedule.end
+        last_step = min(end, stop_at) if stop_at is not None else end
         if main:
             self.out.mkdir(parents=True, exist_ok=True)
             (self.out / "config.yaml").write_text(yaml.safe_dump(config.to_dict(), sort_keys=False))
             (self.out / "run_info.json").write_text(json.dumps(self.run_info, indent=2))
         bar = tqdm(
-            total=config.steps,
+            total=end,
             initial=self.step,
             disable=not main,
             dynamic_ncols=True,
@@ -508,7 +525,7 @@ class Trainer:
         while self.step < last_step and time.monotonic() < deadline:
             window.append(self.train_step())
             bar.update(1)
-            if main and (self.step % config.log_interval == 0 or self.step == config.steps):
+            if main and (self.step % config.log_interval == 0 or self.step == end):
                 row = _mean_metrics(window)
                 row.update(step=self.step, lr=window[-1]["lr"])
                 row["it_s"] = len(window) / (time.monotonic() - window_start)
