@@ -18,6 +18,7 @@ text mask (an empty one where an image has none).
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import sys
 from pathlib import Path
 from typing import Sequence
@@ -29,22 +30,25 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(REPO)]
 
 from bench.rd import load_images  # noqa: E402
-from screen_codec.metrics import psnr  # noqa: E402
 from training.checkpoint import load_compact  # noqa: E402
+from training.evaluate import rate_distortion  # noqa: E402
 
 GAIN_TABLES = ("log_gain", "log_inverse_gain", "log_hyper_gain", "log_hyper_inverse_gain")
 
 
-def extend_gains(model: torch.nn.Module, below: int, above: int) -> list[str]:
-    """Adds ``below`` levels under q1 and ``above`` over the top one; returns every level's name."""
+def extend_gains(model: torch.nn.Module, below: int, above: int) -> None:
+    """Adds ``below`` levels under q1 and ``above`` over the top one, to the gains and (geometrically)
+    to the configured lambdas, so the model serves them as quality indexes."""
     gains = model.gains
-    levels = gains.log_gain.shape[0]
     for name in GAIN_TABLES:
         table = getattr(gains, name).data
         low = [table[0] - k * (table[1] - table[0]) for k in range(below, 0, -1)]
         high = [table[-1] + k * (table[-1] - table[-2]) for k in range(1, above + 1)]
         setattr(gains, name, torch.nn.Parameter(torch.stack(low + [*table] + high)))
-    return [f"q{q}" for q in range(1 - below, levels + above + 1)]
+    lambdas = model.config.lambdas
+    low_lambdas = [lambdas[0] * (lambdas[0] / lambdas[1]) ** k for k in range(below, 0, -1)]
+    high_lambdas = [lambdas[-1] * (lambdas[-1] / lambdas[-2]) ** k for k in range(1, above + 1)]
+    model.config = dataclasses.replace(model.config, lambdas=(*low_lambdas, *lambdas, *high_lambdas))
 
 
 def main(argv: Sequence[str] | None = None) -> None:
@@ -59,27 +63,17 @@ def main(argv: Sequence[str] | None = None) -> None:
     torch.set_num_threads(args.threads)
 
     model, metadata = load_compact(args.checkpoint)
-    model.eval()
-    names = extend_gains(model, args.below, args.above)
-    images = load_images(args.images, args.split)
-    totals = torch.zeros(len(names), 2, dtype=torch.float64)
-    for image in images:
-        height, width = (image.rgb.shape[0] // 64) * 64, (image.rgb.shape[1] // 64) * 64
-        x = torch.from_numpy(image.rgb[:height, :width].copy()).permute(2, 0, 1)[None].float() / 255
-        text = image.text_mask if image.text_mask is not None else np.zeros(image.rgb.shape[:2], np.uint8)
-        mask = torch.from_numpy(text[:height, :width].astype(np.float32))[None, None]
-        for index in range(len(names)):
-            with torch.no_grad():
-                out = model(x, mask, torch.tensor([index + 1]))
-            bits = sum(-torch.log2(likelihoods).sum() for likelihoods in out["likelihoods"].values())
-            decoded = (out["x_hat"][0].clamp(0, 1) * 255).round().byte().permute(1, 2, 0).numpy()
-            totals[index] += torch.tensor([float(bits) / (height * width), psnr(image.rgb[:height, :width], decoded)])
-    totals /= len(images)
-    print(f"{args.checkpoint} (step {metadata.get('step', '?')}), {len(images)} images; "
-          f"q1..q{len(names) - args.below - args.above} trained")
+    trained = model.config.num_qualities
+    extend_gains(model, args.below, args.above)
+    screens = [
+        (image.rgb, image.text_mask if image.text_mask is not None else np.zeros(image.rgb.shape[:2], np.uint8))
+        for image in load_images(args.images, args.split)
+    ]
+    rows = rate_distortion(model, screens, torch.device("cpu"))
+    print(f"{args.checkpoint} (step {metadata.get('step', '?')}), {len(screens)} images; q1..q{trained} trained")
     print("| level | bpp | PSNR-RGB (dB) |\n|---|---|---|")
-    for name, (bpp, quality) in zip(names, totals.tolist()):
-        print(f"| {name} | {bpp:.3f} | {quality:.2f} |")
+    for row in rows:
+        print(f"| q{row['quality'] - args.below} | {row['bpp']:.3f} | {row['psnr']:.2f} |")
 
 
 if __name__ == "__main__":
