@@ -13,7 +13,7 @@ import pytest
 import torch
 from PIL import Image
 
-from training.data import charts, store
+from training.data import charts, harvest, store
 from training.data.build import TEST_SOURCES, _split_of_screenshot
 from training.data.canvas import Canvas, Face, color_fringes, rasterise_boxes
 from training.data.dataset import CropDataset, MixedStream, SyntheticStream
@@ -225,3 +225,26 @@ def test_split_policy_and_flatness() -> None:
     assert _split_of_screenshot("composed-slide", 9) == "val"
     assert flat_fraction(np.full((64, 64), 128, np.uint8)) == 1.0
     assert flat_fraction(np.random.default_rng(0).integers(0, 255, (64, 64)).astype(np.uint8)) == 0.0
+
+
+def test_growing_the_harvest_only_appends_pages(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A bigger build keeps every job of the smaller one (images on disk and held-out lists stay valid)."""
+    sources = []
+    for name, n_pages in (("docs-a", 150), ("docs-b", harvest.FIRST_DRAW + 5)):
+        root = tmp_path / name
+        root.mkdir()
+        for i in range(n_pages):
+            (root / f"p{i:03d}.html").write_text("<p>x</p>")
+        sources.append(harvest.DocSource(name, str(root), "*.html"))
+    monkeypatch.setattr(harvest, "DOC_SOURCES", tuple(sources))
+    names = ("docs-a", "docs-b")
+    base = harvest.plan_jobs(harvest.FIRST_DRAW, 0, tmp_path / "composed", names)
+    grown = harvest.plan_jobs(3 * harvest.FIRST_DRAW, 0, tmp_path / "composed", names)
+    for name, expected in (("docs-a", 3 * harvest.FIRST_DRAW), ("docs-b", harvest.FIRST_DRAW + 5)):
+        small = [j for j in base if j.source == name]
+        big = [j for j in grown if j.source == name]
+        assert big[: len(small)] == small and len(small) == harvest.FIRST_DRAW
+        assert len(big) == expected  # capped by the pages the source has
+        assert [j.index for j in big] == list(range(expected))
+        assert len({j.page for j in big}) == expected  # the extension draws pages not yet shot
+    assert harvest.plan_jobs(3 * harvest.FIRST_DRAW, 1, tmp_path / "composed", names) != grown

@@ -153,11 +153,13 @@ def cache_detector_masks(data_dir: Path, items: list[Item], detector: str) -> di
     return {"detector": detector, "available": True, "computed": done, "seconds": round(seconds, 1)}
 
 
-def build(out: Path, small: bool, detector: str, seed: int = 0, skip_harvest: bool = False) -> dict:
+def build(out: Path, small: bool, detector: str, seed: int = 0, skip_harvest: bool = False,
+          harvest_per_source: int | None = None) -> dict:
     i = 0 if small else 1
+    per_source = harvest_per_source or SIZES["harvest_per_source"][i]
     out = out.resolve()  # file:// URLs and SCREEN_PHOTO_DIR need absolute paths
     out.mkdir(parents=True, exist_ok=True)
-    report: dict = {"small": small, "seed": seed, "installs": check_installs()}
+    report: dict = {"small": small, "seed": seed, "harvest_per_source": per_source, "installs": check_installs()}
     t = time.perf_counter()
     src_json = out / "natural" / "sources.json"
     if src_json.exists() and any((out / "natural" / "crops").glob("*.jpg")):
@@ -168,7 +170,7 @@ def build(out: Path, small: bool, detector: str, seed: int = 0, skip_harvest: bo
                          "crops": sum(len(s.crops) for s in sources), "seconds": round(time.perf_counter() - t, 1)}
     os.environ["SCREEN_PHOTO_DIR"] = str(out / "natural" / "crops")  # photos in composed pages and synthetic screens
     if not skip_harvest and report["installs"]["chromium"] and report["installs"]["playwright"]:
-        jobs = harvest.plan_jobs(SIZES["harvest_per_source"][i], seed, out / "harvest" / "composed_pages")
+        jobs = harvest.plan_jobs(per_source, seed, out / "harvest" / "composed_pages")
         report["harvest"] = harvest.harvest(jobs, out)
     items = screenshot_items(out)
     synth, render_s = synthetic_items(out, SIZES["synthetic_sample"][i])
@@ -176,8 +178,8 @@ def build(out: Path, small: bool, detector: str, seed: int = 0, skip_harvest: bo
                            "val_seed0": SYNTHETIC_VAL_SEED0}
     items += synth + natural_items(out, sources)
     report["detector_masks"] = cache_detector_masks(out, items, detector)
-    store.write_manifest(out, items, {"seed": seed, "small": small, "test_sources": TEST_SOURCES,
-                                      "val_sources": VAL_SOURCES, "detector": detector})
+    store.write_manifest(out, items, {"seed": seed, "small": small, "harvest_per_source": per_source,
+                                      "test_sources": TEST_SOURCES, "val_sources": VAL_SOURCES, "detector": detector})
     report["manifest_items"] = len(items)
     (out / "build_report.json").write_text(json.dumps(report, indent=1))
     return report
@@ -190,11 +192,14 @@ def main() -> None:
     ap.add_argument("--detector", default="dbnet", help="screen_codec.detectors name for masks of GT-less images")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--skip-harvest", action="store_true", help="no browser: natural + synthetic only")
+    ap.add_argument("--harvest-per-source", type=int,
+                    help="screenshots per doc source and composed kind (default 2 small, 40 full); growing an "
+                         "existing dir only adds images")
     ap.add_argument("--clean", action="store_true", help="delete --out first")
     args = ap.parse_args()
     if args.clean and args.out.exists():
         shutil.rmtree(args.out)
-    report = build(args.out, args.small, args.detector, args.seed, args.skip_harvest)
+    report = build(args.out, args.small, args.detector, args.seed, args.skip_harvest, args.harvest_per_source)
     print(json.dumps({k: v for k, v in report.items() if k != "installs"}, indent=1))
 
 

@@ -128,17 +128,39 @@ def _settings(rng: np.random.Generator) -> tuple[int, int, float, bool, float]:
     return w, h, scale, bool(rng.random() < DARK_PROBABILITY), round(scroll, 3)
 
 
+# Pages per doc source in the first draw. A build asking for more appends pages drawn from the rest
+# with a second stream, so growing a data dir never changes an image already on disk (held-out
+# results name images by pixel hash) and a fresh build of any size reproduces the same prefix.
+FIRST_DRAW = 40
+
+
+def _doc_jobs(source: DocSource, k: int, per_source: int, seed: int) -> list[Job]:
+    """per_source seeded (page, settings) jobs of one doc source: FIRST_DRAW pages, then the extension."""
+    pages = list_pages(source)
+    if not pages:
+        return []
+    rng = np.random.default_rng([seed, k])
+    first = rng.choice(len(pages), size=min(per_source, FIRST_DRAW, len(pages)), replace=False)
+    jobs = [Job(source.name, pages[p], i, *_settings(rng)) for i, p in enumerate(first)]
+    rest = np.setdiff1d(np.arange(len(pages)), first)
+    extra = min(per_source - len(first), len(rest))
+    if extra > 0:
+        rng = np.random.default_rng([seed, k, 1])
+        more = rng.choice(rest, size=extra, replace=False)
+        jobs += [Job(source.name, pages[p], len(first) + i, *_settings(rng)) for i, p in enumerate(more)]
+    return jobs
+
+
 def plan_jobs(per_source: int, seed: int, composed_dir: Path, sources: tuple[str, ...] | None = None) -> list[Job]:
-    """Seeded job list: per_source pages of each doc source and per_source composed pages of each kind."""
+    """Seeded job list: per_source pages of each doc source and per_source composed pages of each kind.
+
+    Growing per_source past FIRST_DRAW only appends jobs (composed pages are prefix-stable at any size).
+    """
     wanted = sources or tuple(s.name for s in DOC_SOURCES) + COMPOSED
     jobs: list[Job] = []
     for k, src in enumerate(DOC_SOURCES):
-        if src.name not in wanted:
-            continue
-        pages = list_pages(src)
-        rng = np.random.default_rng([seed, k])
-        for i, p in enumerate(rng.choice(len(pages), size=min(per_source, len(pages)), replace=False) if pages else []):
-            jobs.append(Job(src.name, pages[p], i, *_settings(rng)))
+        if src.name in wanted:
+            jobs += _doc_jobs(src, k, per_source, seed)
     for k, kind in enumerate(compose.KINDS):
         if f"composed-{kind}" not in wanted:
             continue
