@@ -248,3 +248,31 @@ def test_growing_the_harvest_only_appends_pages(tmp_path: Path, monkeypatch: pyt
         assert [j.index for j in big] == list(range(expected))
         assert len({j.page for j in big}) == expected  # the extension draws pages not yet shot
     assert harvest.plan_jobs(3 * harvest.FIRST_DRAW, 1, tmp_path / "composed", names) != grown
+
+
+def test_harvest_retries_a_page_that_fails_some_tries(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A page that navigates itself fails by timing: it is retried in a fresh context, and a page
+    that fails every try is counted and skipped without stopping the harvest."""
+    calls: dict[str, int] = {}
+
+    class FlakyBrowser:
+        def __enter__(self) -> "FlakyBrowser":
+            return self
+
+        def __exit__(self, *exc: object) -> None:
+            pass
+
+        def shoot(self, job: harvest.Job) -> tuple[Image.Image, dict]:
+            calls[job.page] = calls.get(job.page, 0) + 1
+            if job.page == "always-fails.html" or calls[job.page] < harvest.SHOT_ATTEMPTS:
+                raise RuntimeError("Execution context was destroyed")
+            return Image.new("RGB", (job.width, job.height), "white"), {"page": job.page}
+
+    monkeypatch.setattr(harvest, "Browser", FlakyBrowser)
+    jobs = [harvest.Job("docs", page, i, 32, 16, 1.0, False, 0.0)
+            for i, page in enumerate(("flaky.html", "always-fails.html"))]
+    report = harvest.harvest(jobs, tmp_path)
+    assert (report["shot"], report["failed"]) == (1, 1)
+    assert calls == {"flaky.html": harvest.SHOT_ATTEMPTS, "always-fails.html": harvest.SHOT_ATTEMPTS}
+    assert (tmp_path / "harvest/docs/00000.webp").exists()
+    assert not (tmp_path / "harvest/docs/00001.json").exists()

@@ -239,6 +239,20 @@ def save_shot(img: Image.Image, meta: dict, stem: Path) -> None:
     stem.with_suffix(".json").write_text(json.dumps(meta, separators=(",", ":")))
 
 
+SHOT_ATTEMPTS = 3  # a page whose scripts navigate after "load" fails some tries, not all (timing)
+
+
+def _shoot_with_retries(browser: Browser, job: Job) -> tuple[Image.Image, dict] | None:
+    """``browser.shoot`` in a fresh context up to SHOT_ATTEMPTS times; None (logged) if all fail."""
+    for attempt in range(1, SHOT_ATTEMPTS + 1):
+        try:
+            return browser.shoot(job)
+        except Exception as exc:  # a broken page must not stop a long harvest
+            print(f"harvest: try {attempt}/{SHOT_ATTEMPTS} failed, {job.source} {job.page}: "
+                  f"{type(exc).__name__}: {str(exc)[:120]}", flush=True)
+    return None
+
+
 def harvest(jobs: list[Job], out_dir: Path, log_every: int = 20) -> dict:
     """Run jobs (skipping ones already on disk); returns counts and throughput."""
     done = failed = 0
@@ -247,12 +261,11 @@ def harvest(jobs: list[Job], out_dir: Path, log_every: int = 20) -> dict:
     if todo:
         with Browser() as browser:
             for job in todo:
-                try:
-                    img, meta = browser.shoot(job)
-                except Exception as exc:  # a broken page must not stop a long harvest
+                shot = _shoot_with_retries(browser, job)
+                if shot is None:
                     failed += 1
-                    print(f"harvest: skip {job.source} {job.page}: {type(exc).__name__}: {str(exc)[:120]}", flush=True)
                     continue
+                img, meta = shot
                 save_shot(img, meta, out_dir / "harvest" / job.source / f"{job.index:05d}")
                 done += 1
                 if done % log_every == 0:
