@@ -159,6 +159,14 @@ def test_a_cycle_continues_a_checkpoint_past_the_configured_steps(tmp_path: Path
     rows = (tmp_path / "cycle" / "train.csv").read_text().splitlines()
     assert rows[-1].startswith("5,")
 
+    # Another run's full state starts the new phase's cycle with Adam kept; the same run's continues.
+    phase = dataclasses.replace(config, name="next_phase", cycle_steps=3)
+    following = Trainer(phase, tmp_path / "next", torch.device("cpu"), resume=tmp_path / "first" / "last.pt")
+    assert following.optimizer.state and following.schedule.restart_step == 2
+    assert following.fit() == 5
+    resumed = Trainer(phase, tmp_path / "next", torch.device("cpu"), resume=tmp_path / "next" / "last.pt")
+    assert resumed.step == 5 and resumed.schedule.restart_step == 2 and resumed.fit() == 5
+
 
 def test_a_trained_model_fine_tunes_with_equivariant_entropy_switched_on(tmp_path: Path) -> None:
     """The switch changes how the weights are used, not which: a full checkpoint resumes into it with

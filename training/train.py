@@ -83,8 +83,10 @@ class TrainConfig:
     model: str  # a registered model configuration: compact | paper | wacnn
     steps: int  # length of the cosine schedule (the run stops there)
     # Set: a warm restart instead, the cosine from ``lr`` at the step the run resumed from a compact
-    # checkpoint (or started) to ``lr_min`` this many steps later, where the run stops; ``steps`` is
-    # then unused. For sessions that continue a checkpoint of any step (training/gpu_session.sh).
+    # checkpoint, or from another run's full state (Adam kept; set warmup_steps 0), or started, to
+    # ``lr_min`` this many steps later, where the run stops; ``steps`` is then unused. Resuming the
+    # same run's last.pt continues its cycle. For sessions that continue a checkpoint of any step
+    # (training/gpu_session.sh) and CPU phases that continue an A/B arm.
     cycle_steps: int | None = None
     model_overrides: dict[str, Any] = field(default_factory=dict)
     init: str | None = None  # compact checkpoint whose weights start a new stage (step 0)
@@ -372,6 +374,9 @@ class Trainer:
             self.optimizer.load_state_dict(resume_state["optimizer"])
             self.aux_optimizer.load_state_dict(resume_state["aux_optimizer"])
             self.schedule.load_state_dict(resume_state["scheduler"])
+            if config.cycle_steps and resume_state["train_config"]["name"] != config.name:
+                # A new phase from another run's full state: its cycle starts here, Adam kept.
+                self.schedule.restart_step = self.step
             ckpt.set_rng_states(resume_state["rng"])
             if self.dist.world > 1:  # the saved states are rank 0's: keep the ranks' noise apart
                 seed_everything(config.seed * 1_000_003 + self.step * 1024 + self.dist.rank)
