@@ -276,3 +276,21 @@ def test_harvest_retries_a_page_that_fails_some_tries(tmp_path: Path, monkeypatc
     assert calls == {"flaky.html": harvest.SHOT_ATTEMPTS, "always-fails.html": harvest.SHOT_ATTEMPTS}
     assert (tmp_path / "harvest/docs/00000.webp").exists()
     assert not (tmp_path / "harvest/docs/00001.json").exists()
+
+
+@pytest.mark.skipif(any(shutil.which(p) is None for p in ("Xvfb", "openbox", "xdotool", "xterm", "git")),
+                    reason="desktop programs not installed (training/setup_data.sh desktop)")
+def test_desktop_shot_is_a_real_terminal_and_reproducible() -> None:
+    """A real xterm on Xvfb: the scripted session is on screen (the prompt's colour, many text
+    colours) and a second shot in a fresh X server gives the same pixels (held-out reuse by hash)."""
+    from training.data import desktop
+
+    first = desktop.shoot("terminal", "dark", 960, 540)
+    again = desktop.shoot("terminal", "dark", 960, 540)
+    assert first.shape == (540, 960, 3)
+    assert np.array_equal(first, again)
+    background = np.array([0x1E, 0x1F, 0x22])
+    text = (first != background).any(axis=2)
+    assert 0.02 < text.mean() < 0.5  # lines of text, not a blank or a solid window
+    green_prompt = (first[..., 1] > 150) & (first[..., 0] < 120) & (first[..., 2] < 120)
+    assert green_prompt.sum() > 200

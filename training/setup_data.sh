@@ -2,7 +2,7 @@
 # Install everything the data pipeline needs (idempotent; Debian 12 + the project's .venv).
 # Data flow: Debian packages (fonts, chromium, HTML docs, wallpapers) + pinned PyPI playwright
 #            -> training/data/{synthetic,harvest,natural}.py -> python -m training.data.build
-# Usage: training/setup_data.sh [fonts|browser|docs|wallpapers|pip|all]   (default: all)
+# Usage: training/setup_data.sh [fonts|browser|docs|wallpapers|desktop|pip|all]   (default: all)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -16,6 +16,8 @@ DOCS=(python3.11-doc postgresql-doc-15 python-django-doc python-sympy-doc sphinx
 # Keep in sync with training/data/natural.py WALLPAPER_PACKAGES.
 WALLPAPERS=(mate-backgrounds plasma-workspace-wallpapers ukui-wallpapers gnome-backgrounds
             lomiri-wallpapers-20.04)
+# Keep in sync with training/data/desktop.py PACKAGES (the held-out application screenshots).
+DESKTOP=(xvfb openbox x11-xserver-utils xdotool xterm vim idle-python3.11 gitk gnumeric gnuplot-x11 mupdf feh git)
 
 apt_install() {
   local missing=()
@@ -39,8 +41,9 @@ case "$what" in
   browser) apt_install "${BROWSER[@]}" ;;
   docs) apt_install "${DOCS[@]}" ;;
   wallpapers) apt_install "${WALLPAPERS[@]}" ;;
+  desktop) apt_install "${DESKTOP[@]}" ;;
   pip) pip_install ;;
-  all) apt_install "${FONTS[@]}" "${BROWSER[@]}" "${DOCS[@]}" "${WALLPAPERS[@]}"
+  all) apt_install "${FONTS[@]}" "${BROWSER[@]}" "${DOCS[@]}" "${WALLPAPERS[@]}" "${DESKTOP[@]}"
        fc-cache -f >/dev/null; pip_install ;;
-  *) echo "usage: $0 [fonts|browser|docs|wallpapers|pip|all]" >&2; exit 2 ;;
+  *) echo "usage: $0 [fonts|browser|docs|wallpapers|desktop|pip|all]" >&2; exit 2 ;;
 esac
