@@ -7,9 +7,10 @@ latents by a learned per-quality gain; log-gains continued linearly past the end
 
 quantise more finely (or coarsely) than any trained level. If the curve keeps rising there, more
 quality levels would widen the bpp span; if PSNR stalls, the transforms, not the quantiser, set the
-ceiling. Rates are the ideal code lengths of eval-mode likelihoods (what the codec would code, less
+ceiling, which the last row measures: the top level's latents decoded unrounded (the limit of ever
+finer quantisation). Rates are the ideal code lengths of eval-mode likelihoods (what the codec would code, less
 rANS's <1 % overhead); images are cropped to multiples of 64 and the encoder gets the ground-truth
-text mask (an empty one where an image has none).
+text mask, or where an image has none the detector's (``--detector``, as the service).
 
     python bench/gain_extrapolation.py --checkpoint models/default/compact.pt \
         --images data/manifest.json --split test [--below 2] [--above 3]
@@ -23,7 +24,6 @@ import sys
 from pathlib import Path
 from typing import Sequence
 
-import numpy as np
 import torch
 
 REPO = Path(__file__).resolve().parent.parent
@@ -31,7 +31,8 @@ sys.path[:0] = [str(REPO)]
 
 from bench.rd import load_images  # noqa: E402
 from training.checkpoint import load_compact  # noqa: E402
-from training.evaluate import rate_distortion  # noqa: E402
+from screen_codec.detectors import text_mask  # noqa: E402
+from training.evaluate import rate_distortion, unquantised_psnr  # noqa: E402
 
 GAIN_TABLES = ("log_gain", "log_inverse_gain", "log_hyper_gain", "log_hyper_inverse_gain")
 
@@ -58,6 +59,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--split", default="test")
     parser.add_argument("--below", type=int, default=2, help="levels added under q1")
     parser.add_argument("--above", type=int, default=3, help="levels added over the top level")
+    parser.add_argument("--detector", default="dbnet", help="text masks of images without ground truth")
     parser.add_argument("--threads", type=int, default=1)
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
@@ -66,7 +68,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     trained = model.config.num_qualities
     extend_gains(model, args.below, args.above)
     screens = [
-        (image.rgb, image.text_mask if image.text_mask is not None else np.zeros(image.rgb.shape[:2], np.uint8))
+        (image.rgb, image.text_mask if image.text_mask is not None else text_mask(image.rgb, args.detector))
         for image in load_images(args.images, args.split)
     ]
     rows = rate_distortion(model, screens, torch.device("cpu"))
@@ -74,6 +76,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     print("| level | bpp | PSNR-RGB (dB) |\n|---|---|---|")
     for row in rows:
         print(f"| q{row['quality'] - args.below} | {row['bpp']:.3f} | {row['psnr']:.2f} |")
+    print(f"| q{trained} unquantised | - | {unquantised_psnr(model, screens, torch.device('cpu'), trained + args.below):.2f} |")
 
 
 if __name__ == "__main__":

@@ -270,3 +270,19 @@ def test_a_single_lambda_trains_a_fixed_rate_model_that_codes(tmp_path: Path) ->
     assert decode_image(networks, stream).shape == image.shape
     with pytest.raises(ValueError):
         encode_image(networks, image, mask, 2)
+
+
+def test_unrounded_latents_bound_every_quality_level_of_the_default_model() -> None:
+    """The transforms' ceiling (bench/gain_extrapolation.py's last row) is the limit of finer
+    quantisation: on a real rendered screen the default model's unrounded latents reconstruct at
+    least as well as its top quality level, which is itself better than its lowest."""
+    from training.data.synthetic import render_screen
+    from training.evaluate import rate_distortion, unquantised_psnr
+
+    model, _ = ckpt.load_compact(Path(__file__).resolve().parents[1] / "models" / "default" / "compact.pt")
+    screen = render_screen(7, 320, 192, "terminal")
+    screens = [(screen.rgb, screen.text_mask)]
+    rows = rate_distortion(model, screens, torch.device("cpu"))
+    top = model.config.num_qualities
+    ceiling = unquantised_psnr(model, screens, torch.device("cpu"), top)
+    assert rows[0]["psnr"] < rows[-1]["psnr"] <= ceiling

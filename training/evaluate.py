@@ -125,6 +125,22 @@ def rate_distortion(
     return rows
 
 
+@torch.no_grad()
+def unquantised_psnr(model: ScreenContentCodec, screens: Sequence[Screen], device: torch.device,
+                     quality: int) -> float:
+    """Mean PSNR (dB) of x^ = g_s(y, z) on the analysis's own latents, unrounded: the limit of ever
+    finer quantisation, so no quality level, trained or extrapolated, reconstructs better than this."""
+    was_training = model.training
+    model.eval()
+    level = torch.tensor([quality], device=device)
+    psnrs = []
+    for x, mask in (_to_tensors(screen, device) for screen in screens):
+        x_hat = model.synthesise(*model.analyse(x, mask, level), level).float().clamp(0, 1)
+        psnrs.append(float(psnr((x - x_hat.mul(255).round().div(255)).pow(2).mean())))
+    model.train(was_training)
+    return float(np.mean(psnrs))
+
+
 def append_csv(path: Path, fields: Sequence[str], rows: Iterable[dict[str, Any]]) -> None:
     """Append rows to a CSV, writing the header when the file is new."""
     new = not path.exists()
