@@ -286,3 +286,28 @@ def test_unrounded_latents_bound_every_quality_level_of_the_default_model() -> N
     top = model.config.num_qualities
     ceiling = unquantised_psnr(model, screens, torch.device("cpu"), top)
     assert rows[0]["psnr"] < rows[-1]["psnr"] <= ceiling
+
+
+def test_a_compact_checkpoint_resumes_with_quality_levels_added_above_and_below(tmp_path: Path) -> None:
+    """New levels (lambdas) around the trained ones start on the log-linear extrapolation of the
+    trained gain rows, the trained rows load unchanged, and the widened model trains; levels that
+    are not the trained ones plus additions are refused."""
+    config = smoke_config(steps=2, validation=dataclasses.replace(smoke_config().validation, interval=0))
+    trainer = Trainer(config, tmp_path / "base", torch.device("cpu"))
+    assert trainer.fit() == 2
+    trained = trainer.model.config.lambdas
+    base = trainer.model.gains.log_gain.detach().clone()
+
+    wider = (trained[0] / 2, *trained, trained[-1] * 2, trained[-1] * 4)
+    run = smoke_config(steps=3, model_overrides={**config.model_overrides, "lambdas": wider})
+    widened = Trainer(run, tmp_path / "wide", torch.device("cpu"), resume=tmp_path / "base" / "compact.pt")
+    log_gain = widened.model.gains.log_gain.detach()
+    assert log_gain.shape[0] == len(trained) + 3 and torch.equal(log_gain[1:-2], base)
+    step = base[-1] - base[-2]
+    assert torch.allclose(log_gain[-2:], torch.stack([base[-1] + step, base[-1] + 2 * step]))
+    assert torch.allclose(log_gain[0], base[0] - (base[1] - base[0]))
+    assert widened.fit() == 3
+
+    shuffled = smoke_config(model_overrides={**config.model_overrides, "lambdas": (*trained[1:], trained[0])})
+    with pytest.raises(ValueError, match="do not contain the trained levels"):
+        Trainer(shuffled, tmp_path / "bad", torch.device("cpu"), resume=tmp_path / "base" / "compact.pt")

@@ -19,13 +19,14 @@ import os
 import random
 import re
 from pathlib import Path
-from typing import Any
+from typing import Any, Sequence
 
 import numpy as np
 import torch
 from torch import nn
 
 from screen_codec.models import ModelConfig, ScreenContentCodec
+from screen_codec.models.screen_content import QualityGains
 
 COMPACT_FORMAT = "screen_codec.compact/1"
 FULL_FORMAT = "screen_codec.training/1"
@@ -49,6 +50,24 @@ def load_learned_state(model: nn.Module, state: dict[str, torch.Tensor]) -> None
     missing = [name for name in missing if not name.endswith(_DERIVED_BUFFERS)]
     if missing or unexpected:
         raise KeyError(f"checkpoint does not match the model: missing {missing}, unexpected {unexpected}")
+
+
+def extend_quality_levels(state: dict[str, torch.Tensor], trained: Sequence[float],
+                          wanted: Sequence[float]) -> dict[str, torch.Tensor]:
+    """Weights trained for the quality levels (lambdas) ``trained``, for a model whose levels
+    ``wanted`` are those with levels added below and/or above: the new rows of the gain tables start
+    on the log-linear extrapolation of the trained ones (QualityGains.extrapolate), so fine-tuning
+    starts from the codec that bench/gain_extrapolation.py measures."""
+    trained, wanted = tuple(trained), tuple(wanted)
+    starts = [i for i in range(len(wanted) - len(trained) + 1) if wanted[i:i + len(trained)] == trained]
+    if not starts:
+        raise ValueError(f"quality levels {wanted} do not contain the trained levels {trained} in order")
+    below, above = starts[0], len(wanted) - len(trained) - starts[0]
+    if below == above == 0:
+        return state
+    return {name: QualityGains.extrapolate(tensor, below, above)
+            if name.startswith("gains.") and name.split(".")[-1] in QualityGains.TABLES else tensor
+            for name, tensor in state.items()}
 
 
 def _atomic_write(path: Path, data: bytes) -> None:

@@ -420,8 +420,11 @@ class Trainer:
         source = resume or (Path(self.config.init) if self.config.init else None)
         if source is not None:
             compact = ckpt.read_compact(source)
-            self._check_config(json.loads(compact["config"]), source)
-            ckpt.load_learned_state(self.model, {k: v.float() for k, v in compact["state"].items()})
+            saved = json.loads(compact["config"])
+            self._check_config(saved, source)
+            state = ckpt.extend_quality_levels({k: v.float() for k, v in compact["state"].items()},
+                                               ModelConfig.from_dict(saved).lambdas, self.model.config.lambdas)
+            ckpt.load_learned_state(self.model, state)
             if resume is not None:
                 self.step = int(compact["metadata"]["step"])
         return None
