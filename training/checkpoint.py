@@ -26,7 +26,6 @@ import torch
 from torch import nn
 
 from screen_codec.models import ModelConfig, ScreenContentCodec
-from screen_codec.models.screen_content import QualityGains
 
 COMPACT_FORMAT = "screen_codec.compact/1"
 FULL_FORMAT = "screen_codec.training/1"
@@ -52,11 +51,22 @@ def load_learned_state(model: nn.Module, state: dict[str, torch.Tensor]) -> None
         raise KeyError(f"checkpoint does not match the model: missing {missing}, unexpected {unexpected}")
 
 
+GAIN_TABLES = ("log_gain", "log_inverse_gain", "log_hyper_gain", "log_hyper_inverse_gain")  # QualityGains' parameters
+
+
+def extrapolate_gains(table: torch.Tensor, below: int, above: int) -> torch.Tensor:
+    """A log-gain table (levels x channels) continued linearly past both ends:
+    log g_(Q+k) = log g_Q + k (log g_Q - log g_(Q-1)),  log g_(1-k) = log g_1 - k (log g_2 - log g_1)."""
+    low = [table[0] - k * (table[1] - table[0]) for k in range(below, 0, -1)]
+    high = [table[-1] + k * (table[-1] - table[-2]) for k in range(1, above + 1)]
+    return torch.stack(low + [*table] + high)
+
+
 def extend_quality_levels(state: dict[str, torch.Tensor], trained: Sequence[float],
                           wanted: Sequence[float]) -> dict[str, torch.Tensor]:
     """Weights trained for the quality levels (lambdas) ``trained``, for a model whose levels
     ``wanted`` are those with levels added below and/or above: the new rows of the gain tables start
-    on the log-linear extrapolation of the trained ones (QualityGains.extrapolate), so fine-tuning
+    on the log-linear extrapolation of the trained ones (``extrapolate_gains``), so fine-tuning
     starts from the codec that bench/gain_extrapolation.py measures."""
     trained, wanted = tuple(trained), tuple(wanted)
     starts = [i for i in range(len(wanted) - len(trained) + 1) if wanted[i:i + len(trained)] == trained]
@@ -65,8 +75,8 @@ def extend_quality_levels(state: dict[str, torch.Tensor], trained: Sequence[floa
     below, above = starts[0], len(wanted) - len(trained) - starts[0]
     if below == above == 0:
         return state
-    return {name: QualityGains.extrapolate(tensor, below, above)
-            if name.startswith("gains.") and name.split(".")[-1] in QualityGains.TABLES else tensor
+    return {name: extrapolate_gains(tensor, below, above)
+            if name.startswith("gains.") and name.split(".")[-1] in GAIN_TABLES else tensor
             for name, tensor in state.items()}
 
 

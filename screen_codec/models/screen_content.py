@@ -228,16 +228,6 @@ class QualityGains(nn.Module):
         self.log_hyper_gain = nn.Parameter(init[:, None].repeat(1, config.Z))
         self.log_hyper_inverse_gain = nn.Parameter(-init[:, None].repeat(1, config.Z))
 
-    TABLES = ("log_gain", "log_inverse_gain", "log_hyper_gain", "log_hyper_inverse_gain")
-
-    @staticmethod
-    def extrapolate(table: Tensor, below: int, above: int) -> Tensor:
-        """A log-gain table (levels x channels) continued linearly past both ends:
-        log g_(Q+k) = log g_Q + k (log g_Q - log g_(Q-1)),  log g_(1-k) = log g_1 - k (log g_2 - log g_1)."""
-        low = [table[0] - k * (table[1] - table[0]) for k in range(below, 0, -1)]
-        high = [table[-1] + k * (table[-1] - table[-2]) for k in range(1, above + 1)]
-        return torch.stack(low + [*table] + high)
-
     @staticmethod
     def _select(table: Tensor, quality: Tensor) -> Tensor:
         return torch.exp(table[quality - 1])[:, :, None, None]
