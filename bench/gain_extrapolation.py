@@ -8,9 +8,9 @@ latents by a learned per-quality gain; log-gains continued linearly past the end
 quantise more finely (or coarsely) than any trained level. If the curve keeps rising there, more
 quality levels would widen the bpp span; if PSNR stalls, the transforms, not the quantiser, set the
 ceiling, which the last row measures: the top level's latents decoded unrounded (the limit of ever
-finer quantisation). Rates are the ideal code lengths of eval-mode likelihoods (what the codec would code, less
-rANS's <1 % overhead); images are cropped to multiples of 64 and the encoder gets the ground-truth
-text mask, or where an image has none the detector's (``--detector``, as the service).
+finer quantisation). Rates are the ideal code lengths of eval-mode likelihoods (what the codec would
+code, less rANS's <1 % overhead); images are cropped to multiples of 64 and the encoder gets the
+ground-truth text mask, or where an image has none the detector's (``--detector``, as the service).
 
     python bench/gain_extrapolation.py --checkpoint models/default/compact.pt \
         --images data/manifest.json --split test [--below 2] [--above 3]
@@ -30,8 +30,8 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(REPO)]
 
 from bench.rd import load_images  # noqa: E402
-from training.checkpoint import GAIN_TABLES, extrapolate_gains, load_compact  # noqa: E402
 from screen_codec.detectors import text_mask  # noqa: E402
+from training.checkpoint import GAIN_TABLES, extrapolate_gains, load_compact  # noqa: E402
 from training.evaluate import rate_distortion, unquantised_psnr  # noqa: E402
 
 def extend_gains(model: torch.nn.Module, below: int, above: int) -> None:
