@@ -17,7 +17,8 @@ DOCS=(python3.11-doc postgresql-doc-15 python-django-doc python-sympy-doc sphinx
 WALLPAPERS=(mate-backgrounds plasma-workspace-wallpapers ukui-wallpapers gnome-backgrounds
             lomiri-wallpapers-20.04)
 # Keep in sync with training/data/desktop.py PACKAGES (the held-out application screenshots).
-DESKTOP=(xvfb openbox x11-xserver-utils xdotool xterm vim idle-python3.11 gitk gnumeric gnuplot-x11 mupdf feh git)
+DESKTOP=(xvfb openbox x11-xserver-utils xdotool xterm vim idle-python3.11 gitk gnumeric gnuplot-x11 mupdf feh git
+         fontconfig nettle-dev)
 
 apt_install() {
   local missing=()

@@ -35,10 +35,11 @@ from .store import save_webp
 DISPLAY = ":87"
 HOME = Path("/tmp/screenbox/dev")
 PACKAGES = ("xvfb", "openbox", "x11-xserver-utils", "xdotool", "xterm", "vim", "idle-python3.11", "gitk",
-            "gnumeric", "gnuplot-x11", "mupdf", "feh", "git")
+            "gnumeric", "gnuplot-x11", "mupdf", "feh", "git", "fontconfig", "nettle-dev")  # the last two: the PDFs
 STDLIB = Path("/usr/lib/python3.11")
 PHOTOS = Path("/usr/share/gimp/2.0/help/en/images/tutorials/tone-mapping")
-PDFS = (Path("/usr/share/doc/fontconfig/fontconfig-user.pdf.gz"), Path("/usr/share/doc/nettle-dev/nettle.pdf.gz"))
+PDFS = (Path("/usr/share/doc/fontconfig/fontconfig-user.pdf.gz"),
+        Path("/usr/share/doc/nettle-dev/nettle.pdf.gz"))
 FIXED_DATE = "2024-03-14T09:26:53+00:00"
 SETTLE_TRIES = 20
 
@@ -92,8 +93,8 @@ def make_inputs(home: Path) -> None:
     git = lambda *a: subprocess.run(("git", "-C", str(repo), *a), env=env, check=True, capture_output=True)
     git("init", "-q", "-b", "main")
     for name, message in (("__init__.py", "Add package entry points"), ("scanner.py", "Add the scanner"),
-                          ("decoder.py", "Decoder with error positions"), ("encoder.py", "Encoder, c speedups optional"),
-                          ("tool.py", "Command-line pretty printer")):
+                          ("decoder.py", "Decoder with error positions"),
+                          ("encoder.py", "Encoder, c speedups optional"), ("tool.py", "Command-line pretty printer")):
         shutil.copy(STDLIB / "json" / name, repo / name)
         git("add", name)
         git("commit", "-q", "-m", message)
@@ -150,7 +151,8 @@ def scene_windows(scene: str, theme: str, width: int, height: int, home: Path) -
     if scene == "spreadsheet":
         return [Window(("gnumeric", "--no-splash", str(home / "orders.csv")), "orders", 0, 0, width, height)]
     if scene == "plot":
-        vim = f"cd ~; vim -n -R plot.gp -c 'syntax on' -c 'set number background={theme}' -c 'colorscheme {p.vim_scheme}'"
+        vim = (f"cd ~; vim -n -R plot.gp -c 'syntax on' -c 'set number background={theme}'"
+               f" -c 'colorscheme {p.vim_scheme}'")
         return [Window(xterm(p, "plot.gp", vim, 12), "^plot.gp$", 0, 0, width - 880, height),
                 Window(("gnuplot", "-persist", str(home / "plot.gp")), "Gnuplot", width - 880, 40, 870, 640)]
     if scene == "photo":
