@@ -31,15 +31,15 @@ sys.path[:0] = [str(REPO)]
 
 from bench.rd import load_images  # noqa: E402
 from screen_codec.detectors import text_mask  # noqa: E402
-from training.checkpoint import GAIN_TABLES, extrapolate_gains, load_compact  # noqa: E402
+from training.checkpoint import extrapolate_gains, load_compact  # noqa: E402
 from training.evaluate import rate_distortion, unquantised_psnr  # noqa: E402
 
 def extend_gains(model: torch.nn.Module, below: int, above: int) -> None:
     """Adds ``below`` levels under q1 and ``above`` over the top one, to the gains and (geometrically)
     to the configured lambdas, so the model serves them as quality indexes."""
     gains = model.gains
-    for name in GAIN_TABLES:
-        setattr(gains, name, torch.nn.Parameter(extrapolate_gains(getattr(gains, name).data, below, above)))
+    for name, table in list(gains.named_parameters()):
+        setattr(gains, name, torch.nn.Parameter(extrapolate_gains(table.data, below, above)))
     lambdas = model.config.lambdas
     low_lambdas = [lambdas[0] * (lambdas[0] / lambdas[1]) ** k for k in range(below, 0, -1)]
     high_lambdas = [lambdas[-1] * (lambdas[-1] / lambdas[-2]) ** k for k in range(1, above + 1)]

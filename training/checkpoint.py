@@ -51,9 +51,6 @@ def load_learned_state(model: nn.Module, state: dict[str, torch.Tensor]) -> None
         raise KeyError(f"checkpoint does not match the model: missing {missing}, unexpected {unexpected}")
 
 
-GAIN_TABLES = ("log_gain", "log_inverse_gain", "log_hyper_gain", "log_hyper_inverse_gain")  # QualityGains' parameters
-
-
 def extrapolate_gains(table: torch.Tensor, below: int, above: int) -> torch.Tensor:
     """A log-gain table (levels x channels) continued linearly past both ends:
     log g_(Q+k) = log g_Q + k (log g_Q - log g_(Q-1)),  log g_(1-k) = log g_1 - k (log g_2 - log g_1)."""
@@ -75,8 +72,8 @@ def extend_quality_levels(state: dict[str, torch.Tensor], trained: Sequence[floa
     below, above = starts[0], len(wanted) - len(trained) - starts[0]
     if below == above == 0:
         return state
-    return {name: extrapolate_gains(tensor, below, above)
-            if name.startswith("gains.") and name.split(".")[-1] in GAIN_TABLES else tensor
+    # every parameter of QualityGains (``gains.*``) is a levels x channels log-gain table
+    return {name: extrapolate_gains(tensor, below, above) if name.startswith("gains.") else tensor
             for name, tensor in state.items()}
 
 
