@@ -16,7 +16,7 @@ from pathlib import Path
 
 import torch
 
-from .export import LoadedCheckpoint, export_model, held_out_rd, load_checkpoint, validation_rd
+from .export import LoadedCheckpoint, export_model, held_out_rd, held_out_typical_bpp, load_checkpoint, validation_rd
 from .parity import ParityError
 
 
@@ -34,7 +34,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
     parser.add_argument("--held-out", type=Path, metavar="RD_JSON", action="append",
                         help="a bench/rd.py result measuring this checkpoint on the held-out set (into the "
-                        "manifest; repeatable)")
+                        "manifest, and each quality's typical_bpp: the median over its screenshots; repeatable)")
     parser.add_argument("--held-out-variant", help="this checkpoint's variant name in that result, e.g. compact@4800/dbnet")
     args = parser.parse_args(argv)
     if args.held_out and not args.held_out_variant:
@@ -64,6 +64,7 @@ def main(argv: list[str] | None = None) -> int:
             default_quality=args.default_quality,
             validation=validation,
             held_out=held_out_rd(args.held_out, args.held_out_variant) if args.held_out else None,
+            typical_bpp=held_out_typical_bpp(args.held_out, args.held_out_variant) if args.held_out else None,
         )
     except ParityError as error:
         print(f"export FAILED, {args.out} left as it was: {error}", file=sys.stderr)

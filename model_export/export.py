@@ -26,6 +26,7 @@ import json
 import logging
 import platform
 import shutil
+import statistics
 import tempfile
 import time
 import warnings
@@ -247,6 +248,20 @@ def held_out_rd(reports: Sequence[Path], variant: str) -> list[dict]:
     return entries
 
 
+def held_out_typical_bpp(reports: Sequence[Path], variant: str) -> dict[int, float]:
+    """Per quality, the median bpp of ``variant`` over the distinct held-out screenshots of the
+    bench/rd.py reports (images identified by pixel hash, so one shared by two sets counts once):
+    what ListModels advertises as a quality's typical rate."""
+    per_quality: dict[int, dict[str, float]] = {}
+    for report in reports:
+        for point in json.loads(Path(report).read_text())["points"]:
+            if point["codec"] == variant:
+                per_quality.setdefault(int(point["setting"]), {})[point["sha256"]] = float(point["bpp"])
+    if not per_quality:
+        raise ValueError(f"no points of variant {variant!r} in {[str(r) for r in reports]}")
+    return {q: statistics.median(by_image.values()) for q, by_image in sorted(per_quality.items())}
+
+
 # ---------------------------------------------------------------- graph export
 def _spatial(names: Sequence[str], tag: str) -> dict[str, dict[int, str]]:
     return {n: {0: "batch", 2: f"{tag}_height", 3: f"{tag}_width"} for n in names}
@@ -363,7 +378,10 @@ def build_manifest(
     default_quality: int | None,
     validation: dict[int, dict[str, float]],
     held_out: list[dict] | None = None,
+    typical_bpp: dict[int, float] | None = None,
 ) -> dict:
+    """The model directory's manifest. A quality's typical_bpp is ``typical_bpp`` (measured on held-out
+    screenshots) where given, else the trainer's validation screens' bpp at the checkpoint's step."""
     config = model.config
     tables = entropy_tables(model).to_dict()
     files = {
@@ -385,7 +403,7 @@ def build_manifest(
         {
             "index": q,
             "lambda": lmbda,
-            "typical_bpp": validation.get(q, {}).get("typical_bpp"),
+            "typical_bpp": typical_bpp[q] if typical_bpp else validation.get(q, {}).get("typical_bpp"),
             "validation": validation.get(q),
         }
         for q, lmbda in enumerate(config.lambdas, start=1)
@@ -460,6 +478,7 @@ def export_model(
     default_quality: int | None = None,
     validation: dict[int, dict[str, float]] | None = None,
     held_out: list[dict] | None = None,
+    typical_bpp: dict[int, float] | None = None,
     parity_images: Sequence[str] = ("random", "page", "screenshot"),
     parity_size: int = 256,
 ) -> dict:
@@ -482,7 +501,7 @@ def export_model(
         entropy_parameters = export_entropy_parameters(model, staging)
         manifest = build_manifest(
             model, graphs, entropy_parameters, staging, loaded, detector, trained, default_quality, validation or {},
-            held_out,
+            held_out, typical_bpp,
         )
         write_manifest(staging, manifest)
         start = time.perf_counter()

@@ -225,3 +225,32 @@ def test_checkpoint_loading_compact_and_state_dict(tmp_path):
     assert ex.validation_rd(tmp_path / "compact.pt", 7) == at_7
     assert ex.validation_rd(tmp_path / "compact.pt", 99) == at_7
     assert np.isfinite(loaded.model.gains.log_gain.detach().numpy()).all()
+
+
+def test_held_out_reports_give_the_manifest_its_rd_and_each_quality_a_typical_bpp(tmp_path):
+    """bench/rd.py reports -> held_out_rd (curve and comparisons) and held_out_typical_bpp: the median
+    over distinct screenshots, an image in two sets counted once."""
+    def report(name: str, images: dict[str, list[float]]) -> Path:
+        points = [{"codec": codec, "setting": q, "image": sha, "sha256": sha, "bpp": bpps[q - 1] * scale}
+                  for sha, bpps in images.items() for q in (1, 2)
+                  for codec, scale in (("compact@7/dbnet", 1.0), ("webp", 3.0))]
+        curve = [{"setting": q, "bpp": 0.0, "psnr": 30.0 + q, "text_psnr": 20.0 + q, "bytes": 1} for q in (1, 2)]
+        path = tmp_path / f"{name}.json"
+        path.write_text(json.dumps({
+            "meta": {"command": f"rd.py {name}", "date": "2026-12-06", "images": [{"name": s} for s in images]},
+            "curves": {"compact@7/dbnet": curve, "webp": curve},
+            "comparisons": [{"anchor": "webp", "test": "compact@7/dbnet", "psnr": {"bd_rate": -5.0}},
+                            {"anchor": "webp", "test": "jpeg", "psnr": {"bd_rate": 1.0}}],
+            "points": points,
+        }))
+        return path
+
+    docs = report("docs", {"a": [0.1, 0.2], "b": [0.3, 0.6]})
+    apps = report("apps", {"b": [0.3, 0.6], "c": [0.5, 1.0], "d": [0.9, 1.8]})
+    entries = ex.held_out_rd([docs, apps], "compact@7/dbnet")
+    assert [e["images"] for e in entries] == [["a", "b"], ["b", "c", "d"]]
+    assert [len(e["comparisons"]) for e in entries] == [1, 1]
+    assert entries[0]["curve"][1] == {"setting": 2, "bpp": 0.0, "psnr": 32.0, "text_psnr": 22.0}
+    assert ex.held_out_typical_bpp([docs, apps], "compact@7/dbnet") == {1: 0.4, 2: 0.8}  # a, b, c, d
+    with pytest.raises(ValueError, match="no points"):
+        ex.held_out_typical_bpp([docs], "compact@8/dbnet")
