@@ -87,6 +87,10 @@ def test_list_models(stub):
     assert [q.quality for q in model.qualities] == list(range(1, len(model.qualities) + 1))
     assert model.default_quality in [q.quality for q in model.qualities]
     assert all(q.rd_lambda > 0 for q in model.qualities)
+    # the bundled default advertises the rate each level gave on the held-out screenshots
+    assert all(q.HasField("typical_bpp") for q in model.qualities)
+    rates = [q.typical_bpp for q in model.qualities]
+    assert 0 < rates[0] and all(low < high for low, high in zip(rates, rates[1:]))
     assert model.active_execution_provider == model.execution_providers[0] and "none" in model.detectors
 
 
