@@ -114,13 +114,20 @@ def _image_files(spec: str, split: str) -> list[Path]:
 
 
 def load_images(specs: Sequence[str], split: str = "test") -> list[BenchImage]:
-    """Images from folders, files, list files or a data manifest (screenshots of ``split``)."""
-    images = []
+    """Images from folders, files, list files or a data manifest (screenshots of ``split``). Pooled
+    sets stay distinct images: the same pixels listed twice count once, and a name two different
+    images share (gimp-help-en/00000 of two data builds) takes its pixel hash's prefix."""
+    images: list[BenchImage] = []
     for path in (p for spec in specs for p in _image_files(spec, split)):
         rgb = store.load_rgb(path)
+        sha256 = hashlib.sha256(rgb.tobytes()).hexdigest()
+        if any(image.sha256 == sha256 for image in images):
+            continue
         mask, source = _ground_truth_mask(path, rgb.shape[1], rgb.shape[0])
         name = f"{path.parent.name}/{path.stem}"
-        images.append(BenchImage(name, str(path), rgb, mask, source, hashlib.sha256(rgb.tobytes()).hexdigest()))
+        if any(image.name == name for image in images):
+            name = f"{name}#{sha256[:8]}"
+        images.append(BenchImage(name, str(path), rgb, mask, source, sha256))
     if not images:
         raise SystemExit(f"no images found in {list(specs)}")
     return images

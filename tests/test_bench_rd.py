@@ -72,3 +72,17 @@ def test_reuse_repeated_merges_the_points_of_several_runs(tmp_path: Path) -> Non
     assert all("reused_from" in p for p in both["points"])
     measured = {(p["codec"], p["setting"]): (p["bpp"], p["psnr"]) for p in compact["points"] + lite["points"]}
     assert {(p["codec"], p["setting"]): (p["bpp"], p["psnr"]) for p in both["points"]} == measured
+
+
+def test_pooled_sets_keep_distinct_images_apart_and_count_a_repeated_one_once(tmp_path: Path) -> None:
+    """Two builds name different screenshots alike (gimp-help-en/00000): per-image results must not
+    merge them; the same pixels listed twice are one image."""
+    rng = np.random.default_rng(0)
+    for build in ("small", "full"):
+        (tmp_path / build / "docs").mkdir(parents=True)
+        cv2.imwrite(str(tmp_path / build / "docs" / "00000.png"), rng.integers(0, 255, (8, 8, 3), dtype=np.uint8))
+    (tmp_path / "list.txt").write_text("small/docs/00000.png\n")
+    images = rd.load_images([str(tmp_path / "small" / "docs"), str(tmp_path / "full" / "docs"),
+                             str(tmp_path / "list.txt")])
+    assert len(images) == 2 and images[0].name == "docs/00000"
+    assert images[1].name == f"docs/00000#{images[1].sha256[:8]}" and images[0].sha256 != images[1].sha256
