@@ -278,6 +278,25 @@ def test_harvest_retries_a_page_that_fails_some_tries(tmp_path: Path, monkeypatc
     assert not (tmp_path / "harvest/docs/00001.json").exists()
 
 
+def test_harvest_opens_a_meta_refresh_target_and_ignores_inert_redirects(tmp_path: Path) -> None:
+    """octave-doc's XREF pages redirect by meta refresh after "load": the harvest opens the target
+    itself (no navigation left to race the screenshot). A redirect inside <noscript> (LibreOffice
+    help) or to another site is inert for a script-running, offline Chromium: the page itself opens."""
+    pages = {
+        "xref.html": '<html><head><META HTTP-EQUIV="Refresh" CONTENT="0; url=doc/Strings.html#XREFstrjoin">',
+        "noscript.html": '<head><noscript><meta http-equiv="refresh" content="0; URL=../noscript.html"></noscript>'
+                         '<meta http-equiv="refresh" content="5">',
+        "remote.html": '<meta http-equiv="refresh" content="0; url=https://example.org/">',
+        "plain.html": "<html><body><p>no redirect</p></body></html>",
+    }
+    for name, text in pages.items():
+        (tmp_path / name).write_text(text)
+    target = (tmp_path / "doc" / "Strings.html").as_uri() + "#XREFstrjoin"
+    assert harvest.page_uri(tmp_path / "xref.html") == target
+    for name in ("noscript.html", "remote.html", "plain.html"):
+        assert harvest.page_uri(tmp_path / name) == (tmp_path / name).as_uri()
+
+
 @pytest.mark.skipif(any(shutil.which(p) is None for p in ("Xvfb", "openbox", "xdotool", "xterm", "git")),
                     reason="desktop programs not installed (training/setup_data.sh desktop)")
 def test_desktop_shot_is_a_real_terminal_and_reproducible() -> None:

@@ -17,7 +17,9 @@ import math
 import os
 import time
 from dataclasses import asdict, dataclass
+from html.parser import HTMLParser
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import numpy as np
 from PIL import Image
@@ -188,9 +190,8 @@ class Browser:
 
     def __enter__(self) -> "Browser":
         os.environ["PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD"] = "1"
-        from playwright.sync_api import Error, sync_playwright  # lazy: only the harvester needs playwright
+        from playwright.sync_api import sync_playwright  # lazy: only the harvester needs playwright
 
-        self._error = Error
         self._pw = sync_playwright().start()
         self._browser = self._pw.chromium.launch(executable_path=CHROMIUM, args=LAUNCH_ARGS)
         self.version = self._browser.version
@@ -208,12 +209,8 @@ class Browser:
         try:
             page = ctx.new_page()
             page.route("**/*", _block_network)
-            page.goto(Path(job.page).resolve().as_uri(), wait_until="load", timeout=timeout_ms)
-            try:
-                scroll_y = page.evaluate(_SCROLL_JS, job.scroll)
-            except self._error:  # a meta-refresh redirect (octave XREF pages) replaced the document
-                page.wait_for_load_state("load", timeout=timeout_ms)
-                scroll_y = page.evaluate(_SCROLL_JS, job.scroll)
+            page.goto(page_uri(Path(job.page)), wait_until="load", timeout=timeout_ms)
+            scroll_y = page.evaluate(_SCROLL_JS, job.scroll)
             png = page.screenshot(type="png", animations="disabled", caret="hide")
             forced = job.dark and _mean_luma(png) > LIGHT_PAGE_LUMA
             if forced:
@@ -231,6 +228,44 @@ class Browser:
         meta = {**asdict(job), "size": [w, h], "forced_dark": forced, "scroll_y": scroll_y, "browser": self.version,
                 "word_boxes": [list(b) for b in boxes if b[0] < b[2] and b[1] < b[3]]}
         return img, meta
+
+
+class _MetaRefreshTarget(HTMLParser):
+    """The relative url of a page's first active <meta http-equiv="refresh" content="N; url=...">: one
+    inside <noscript> (every LibreOffice help page has one) is inert, as Chromium runs scripts."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.target: str | None = None
+        self._noscript_depth = 0
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self._noscript_depth += tag == "noscript"
+        attr = {name: value or "" for name, value in attrs}
+        if (tag != "meta" or self.target is not None or self._noscript_depth
+                or attr.get("http-equiv", "").lower() != "refresh"):
+            return
+        _, _, url = attr.get("content", "").partition(";")
+        name, _, value = url.partition("=")
+        value = value.strip().strip("'\"")
+        if name.strip().lower() == "url" and value and not urlsplit(value).scheme:
+            self.target = value
+
+    def handle_endtag(self, tag: str) -> None:
+        self._noscript_depth -= tag == "noscript" and self._noscript_depth > 0
+
+
+def page_uri(page: Path) -> str:
+    """The file URI Chromium opens for ``page``: a meta-refresh redirect's target where the page has one
+    (octave-doc's XREF pages), so that no navigation replaces the document between "load" and the
+    screenshot (it did on some tries, timing-dependent, and lost pages from fresh builds)."""
+    path = page.resolve()
+    parser = _MetaRefreshTarget()
+    parser.feed(path.read_text(errors="replace"))
+    if parser.target is None:
+        return path.as_uri()
+    file, hash_mark, fragment = parser.target.partition("#")
+    return (path.parent / file).resolve().as_uri() + hash_mark + fragment
 
 
 def save_shot(img: Image.Image, meta: dict, stem: Path) -> None:
