@@ -147,6 +147,41 @@ def test_resume_repeats_the_next_step_exactly(tmp_path: Path) -> None:
         assert torch.equal(tensor, rounded), name
 
 
+def test_weight_average_is_the_ema_of_the_steps_and_resumes_with_the_run(tmp_path: Path) -> None:
+    """ema_decay keeps w_ema <- d w_ema + (1 - d) w after every step (the first copies w), carries it
+    in last.pt, and writes it as compact_ema.pt under its own train_config (benchmarks keep the two
+    apart); the trained weights in compact.pt are the same as without it."""
+    decay = 0.5
+    config = smoke_config(steps=3, ema_decay=decay, validation=dataclasses.replace(smoke_config().validation, interval=0))
+    trainer = Trainer(config, tmp_path / "ema", torch.device("cpu"))
+    expected: dict[str, torch.Tensor] = {}
+    for step in range(3):
+        trainer.train_step()
+        weights = {n: p.detach().clone() for n, p in trainer.model.named_parameters()}
+        expected = weights if step == 0 else {n: decay * expected[n] + (1 - decay) * w for n, w in weights.items()}
+    averaged = dict(trainer.ema.module.named_parameters())
+    for name, value in expected.items():
+        torch.testing.assert_close(averaged[name], value, rtol=0, atol=1e-6, msg=name)
+    assert any(not torch.equal(averaged[n], p) for n, p in trainer.model.named_parameters())
+    trainer.save()
+
+    plain = Trainer(dataclasses.replace(config, ema_decay=None), tmp_path / "plain", torch.device("cpu"))
+    assert plain.fit() == 3 and not (tmp_path / "plain" / "compact_ema.pt").exists()
+    trained = ckpt.read_compact(tmp_path / "ema" / "compact.pt")
+    assert all(torch.equal(v, ckpt.read_compact(tmp_path / "plain" / "compact.pt")["state"][k])
+               for k, v in trained["state"].items())
+    ema = ckpt.read_compact(tmp_path / "ema" / "compact_ema.pt")
+    assert ema["metadata"]["train_config"] == f"{config.name}.ema" and ema["metadata"]["ema_decay"] == decay
+    state = ckpt.read_compact(tmp_path / "ema" / "compact_ema.pt")["state"]
+    for name, value in expected.items():
+        torch.testing.assert_close(state[name].float(), value, rtol=1e-3, atol=1e-3, msg=name)
+
+    resumed = Trainer(config, tmp_path / "ema", torch.device("cpu"), resume=tmp_path / "ema" / "last.pt")
+    assert int(resumed.ema.n_averaged) == 3
+    for name, value in expected.items():
+        torch.testing.assert_close(dict(resumed.ema.module.named_parameters())[name], value, rtol=0, atol=1e-6, msg=name)
+
+
 def test_a_cycle_continues_a_checkpoint_past_the_configured_steps(tmp_path: Path) -> None:
     """A GPU session continuing the default (step > steps) trains its cycle instead of stopping."""
     config = smoke_config(steps=2, validation=dataclasses.replace(smoke_config().validation, interval=0))

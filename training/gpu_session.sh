@@ -3,7 +3,7 @@
 # Data flow: carried compressai wheel ──pip --no-deps──► $SITE
 #            carried data shard (tar, read in memory by training.data.shard) + carried compact
 #            checkpoint ──train.py --data --resume, bf16, N minutes──► $RUN
-#            ──► compact.pt[.partKofN] + train.csv + val.csv + run_info.json + log into $OUT
+#            ──► compact.pt[.partKofN] (+ compact_ema.pt) + train.csv + val.csv + run_info.json + log into $OUT
 # Usage:  training/gpu_session.sh CONFIG MINUTES [CHECKPOINT]
 #   CONFIG      training/configs/<name>.yaml
 #   MINUTES     training budget; keep ~2 minutes of the host's limit for start-up and copying out
@@ -56,10 +56,12 @@ timeout --signal=INT $(( (${minutes%.*} + 3) * 60 )) \
   "${launcher[@]}" -m training.train "${args[@]}" || echo "training exited with status $?"
 
 # 3. Copy out: the GPU tool returns at most 8 files of 16 MiB (64 MiB in all).
-if compgen -G "$run/compact.pt*" > /dev/null; then
-  rm -f "$out"/compact.pt*  # a stale single file or split must not shadow the new checkpoint
-  cp "$run"/compact.pt* "$out"/
-fi
+for stem in compact compact_ema; do  # compact_ema: the averaged weights, where the config sets ema_decay
+  if compgen -G "$run/$stem.pt*" > /dev/null; then
+    rm -f "$out/$stem".pt*  # a stale single file or split must not shadow the new checkpoint
+    cp "$run/$stem".pt* "$out"/
+  fi
+done
 cp "$run"/train.csv "$run"/val.csv "$run"/run_info.json "$out"/ 2>/dev/null || true
 files=$(find "$out" -maxdepth 1 -type f | wc -l)
 bytes=$(du -cb "$out" | tail -1 | cut -f1)

@@ -4,7 +4,9 @@
     sample index (step, rank, i) ──dataset──► 256x256 crop + text mask;  quality ~ U{1..5} per sample
     x, mask, q ──model (bf16 autocast where native)──► RD loss (eq. 8-11, lambda_q per sample) + aux loss
         ──backward, clip, step──► train.csv / tqdm;  every eval interval ──► val.csv (RD per quality)
+        └─(ema_decay set) exponential moving average of the weights (main process)
     every checkpoint interval and at the end ──► last.pt (full state) + compact.pt[.partKofN]
+                                                 (+ compact_ema.pt: the averaged weights)
 
 Usage:
     python -m training.train --config training/configs/compact_screen.yaml [--resume PATH]
@@ -39,6 +41,7 @@ import torch
 import torch.distributed as dist
 import yaml
 from torch import nn
+from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 from torch.utils.data import DataLoader, Dataset
 from tqdm import tqdm
 
@@ -97,6 +100,10 @@ class TrainConfig:
     warmup_steps: int = 200  # linear ramp after every optimizer (re)start
     aux_lr: float = 1e-3
     grad_clip: float = 1.0
+    # Polyak averaging: an exponential moving average of the weights over ~1 / (1 - ema_decay) steps,
+    # updated after every step and kept beside them (last.pt); every save also writes it as
+    # compact_ema.pt, so one run scores the averaged weights against the trained ones. None: off.
+    ema_decay: float | None = None
     seed: int = 0
     text_weighted: bool = True
     # The rate term's quantiser of the y residuals (screen_codec.entropy.slices): "noise" (additive
@@ -390,6 +397,7 @@ class Trainer:
             self.network = nn.parallel.DistributedDataParallel(self.model, device_ids=ids)
         if config.compile:  # around DDP, so that its buckets split the graph (DDPOptimizer)
             self.network = torch.compile(self.network)
+        self.ema = self._weight_average(resume_state)
         self.criterion = RateDistortionLoss(text_weighted=config.text_weighted)
         self.lambdas = torch.tensor(self.model.config.lambdas, device=device)
         self.bf16 = uses_bf16(config.mixed_precision, device)
@@ -429,6 +437,18 @@ class Trainer:
                 self.step = int(compact["metadata"]["step"])
         return None
 
+    def _weight_average(self, resume_state: dict[str, Any] | None) -> AveragedModel | None:
+        """The EMA of the weights (main process only: the ranks hold the same weights), continued
+        from a full checkpoint that carries one, else started at the current weights."""
+        if not self.config.ema_decay or not self.dist.main:
+            return None
+        ema = AveragedModel(self.model, multi_avg_fn=get_ema_multi_avg_fn(self.config.ema_decay))
+        saved = (resume_state or {}).get("ema")
+        if saved is not None:
+            ckpt.load_learned_state(ema.module, saved["model"])
+            ema.n_averaged.fill_(saved["n_averaged"])
+        return ema
+
     def _check_config(self, saved: dict[str, Any], source: Path) -> None:
         """The checkpoint's model configuration must be ours, except in fields this run overrides on
         purpose (switching ``equivariant_entropy`` on to fine-tune a trained model); a change of
@@ -466,6 +486,8 @@ class Trainer:
             nn.utils.clip_grad_norm_(self.main_params, self.config.grad_clip)
         self.optimizer.step()
         self.aux_optimizer.step()
+        if self.ema is not None:
+            self.ema.update_parameters(self.model)
         self.step += 1
         return {
             "loss": float(metrics["loss"].detach()),
@@ -498,15 +520,21 @@ class Trainer:
             "step": self.step,
             "rng": ckpt.rng_states(),
             "train_config": self.config.to_dict(),
+            **({"ema": {"model": ckpt.learned_state(self.ema.module), "n_averaged": int(self.ema.n_averaged)}}
+               if self.ema is not None else {}),
         }
 
     def save(self) -> list[Path]:
-        """last.pt (full) and compact.pt[.partKofN]; returns the compact files."""
+        """last.pt (full), compact.pt[.partKofN] and, with ema_decay, compact_ema.pt[.partKofN]
+        (named by its own train_config, so benchmarks tell the two apart); returns the compact files."""
         ckpt.save_training_state(self.out / "last.pt", self.training_state())
         metadata = {"step": self.step, "train_config": self.config.name, **self.run_info}
-        return ckpt.save_compact(
-            self.out / "compact.pt", self.model, metadata, self.config.compact_dtype
-        )
+        files = ckpt.save_compact(self.out / "compact.pt", self.model, metadata, self.config.compact_dtype)
+        if self.ema is not None:
+            ema_metadata = {**metadata, "train_config": f"{self.config.name}.ema", "ema_decay": self.config.ema_decay}
+            files += ckpt.save_compact(self.out / "compact_ema.pt", self.ema.module, ema_metadata,
+                                       self.config.compact_dtype)
+        return files
 
     # -- the loop
     def fit(self, max_minutes: float | None = None, stop_at: int | None = None) -> int:
