@@ -458,18 +458,19 @@ def markdown(report: dict[str, Any]) -> str:
         lines += [
             "",
             "| test | anchor | BD-rate (PSNR-RGB) | BD-PSNR | BD-rate (text PSNR) | per-image median BD-rate "
-            "(images with overlap) |",
-            "|---|---|---|---|---|---|",
+            "(images with overlap) | images better |",
+            "|---|---|---|---|---|---|---|",
         ]
         for c in report["comparisons"]:
             per = c["per_image"]
             n_ok = len(per["bd_rate"])
             n = n_ok + len(per["no_overlap"])
             median = f"{per['median_bd_rate']:+.1f} % ({n_ok}/{n})" if n_ok else f"no overlap (0/{n})"
+            better = sum(rate < 0 for rate in per["bd_rate"].values())
             lines.append(
                 f"| {c['test']} | {c['anchor']} | {_bd_cell(c, 'bd_rate', ' %')} "
                 f"| {_bd_cell(c, 'bd_psnr', ' dB')} | {_bd_cell(c, 'bd_rate', ' %', 'text_psnr')} "
-                f"| {median} |"
+                f"| {median} | {better} of {n_ok} |"
             )
     lines += [
         "",
