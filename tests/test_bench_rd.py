@@ -86,3 +86,15 @@ def test_pooled_sets_keep_distinct_images_apart_and_count_a_repeated_one_once(tm
                              str(tmp_path / "list.txt")])
     assert len(images) == 2 and images[0].name == "docs/00000"
     assert images[1].name == f"docs/00000#{images[1].sha256[:8]}" and images[0].sha256 != images[1].sha256
+
+
+def test_comparison_table_counts_the_images_a_test_improves() -> None:
+    """'images better' counts negative per-image BD-rates among the images whose curves overlap."""
+    comparison = {
+        "anchor": "old", "test": "new", "dominated": None,
+        "psnr": {"bd_rate": -0.4, "bd_psnr": 0.02}, "text_psnr": {"bd_rate": -0.3, "bd_psnr": 0.01},
+        "per_image": {"median_bd_rate": -0.5, "bd_rate": {"a": -2.0, "b": 1.0, "c": -0.1}, "no_overlap": ["d"]},
+    }
+    report = {"summaries": {}, "against_anchor": {}, "comparisons": [comparison], "curves": {}}
+    row = next(line for line in rd.markdown(report).splitlines() if line.startswith("| new | old |"))
+    assert row.endswith("| -0.5 % (3/4) | 2 of 3 |")
