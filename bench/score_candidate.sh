@@ -11,7 +11,7 @@
 # Sets: heldout (the 4 held-out real screenshots, data/manifest.json test split), heldout16
 # (bench/heldout16.txt, from data_full), desktop16 (the 16 application screens, data_desktop),
 # synthetic_val6 (six rendered screens, ours only) and heldout36 (the three real sets pooled, ours only).
-# Two lanes of one thread each, for the 2-core host (~8 minutes on an AMD EPYC, ~15 on an Intel Xeon);
+# Two lanes of one thread each, for the 2-core host (~8 minutes on an AMD EPYC, 25 on an Intel Xeon);
 # rd.py's output goes to runs/score_TAG_<set>.log. Ends with the candidate-vs-default line of each set.
 set -euo pipefail
 cd "$(dirname "$0")/.."
