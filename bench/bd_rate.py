@@ -101,3 +101,11 @@ def psnr_at_rate(rates: Sequence[float], psnrs: Sequence[float], rate: float) ->
     if not log_rates.min() <= np.log(rate) <= log_rates.max():
         return None
     return float(_interpolant(log_rates, psnrs, "curve")(np.log(rate)))
+
+
+def rate_at_psnr(rates: Sequence[float], psnrs: Sequence[float], psnr: float) -> float | None:
+    """The curve's rate at ``psnr``, read off the same PCHIP of ln R over D that BD-rate
+    integrates; None outside the measured PSNR range (no extrapolation)."""
+    if not min(psnrs) <= psnr <= max(psnrs):
+        return None
+    return float(np.exp(_interpolant(psnrs, _log_rates(rates, "curve"), "curve")(psnr)))

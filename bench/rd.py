@@ -56,7 +56,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a script from anywhere
 
 from bench import classical  # noqa: E402
-from bench.bd_rate import bd_psnr, bd_rate, psnr_at_rate  # noqa: E402
+from bench.bd_rate import bd_psnr, bd_rate, psnr_at_rate, rate_at_psnr  # noqa: E402
 from screen_codec.codec import decode_image, encode_image  # noqa: E402
 from screen_codec.detectors import text_mask  # noqa: E402
 from screen_codec.models import build_model, parameter_counts  # noqa: E402
@@ -365,9 +365,22 @@ def dominance(anchor: Curve, test: Curve) -> dict[str, float] | None:
     return {"rate_ratio": test_bpp / low["bpp"], "psnr_gap": low["psnr"] - test_psnr}
 
 
+def excess_rate_by_setting(anchor: Curve, test: Curve) -> dict[str, float | None]:
+    """Per setting of ``test``: its bits over the anchor's at the PSNR it reaches, in percent (the
+    anchor's rate read off its frontier); None where the anchor's curve does not reach that PSNR.
+    Where along the curve a BD-rate comes from: the BD integral averages these over the overlap."""
+    front = frontier(anchor)
+    excess: dict[str, float | None] = {}
+    for c in test:
+        at = rate_at_psnr(*zip(*front), c["psnr"]) if len(front) >= 2 else None
+        excess[str(c["setting"])] = None if at is None else (c["bpp"] / at - 1.0) * 100.0
+    return excess
+
+
 def compare(points: Sequence[Point], anchor: str, test: str) -> dict[str, Any]:
     """BD-rate / BD-PSNR of ``test`` against ``anchor``: average curves (PSNR-RGB and text PSNR)
-    and per image; ``dominated`` when the anchor is better everywhere."""
+    and per image, and setting by setting at equal PSNR; ``dominated`` when the anchor is better
+    everywhere."""
     curves = {c: average_curve(points, c) for c in (anchor, test)}
     return {
         "anchor": anchor,
@@ -375,6 +388,7 @@ def compare(points: Sequence[Point], anchor: str, test: str) -> dict[str, Any]:
         "psnr": _bd(curves[anchor], curves[test], "psnr"),
         "text_psnr": _bd(curves[anchor], curves[test], "text_psnr"),
         "dominated": dominance(curves[anchor], curves[test]),
+        "excess_rate_by_setting": excess_rate_by_setting(curves[anchor], curves[test]),
         "per_image": per_image_bd_rates(points, anchor, test),
     }
 
@@ -432,6 +446,21 @@ def _bd_cell(comparison: dict[str, Any], key: str, unit: str, metric: str = "psn
     return "no overlap"
 
 
+def _excess_rate_table(comparisons: Sequence[dict[str, Any]]) -> list[str]:
+    """Each comparison's bits over its anchor at the PSNR of each test setting."""
+    excesses = [(c, c["excess_rate_by_setting"]) for c in comparisons]
+    settings = sorted({s for _, excess in excesses for s in excess}, key=int)
+    lines = [
+        "",
+        "| test | anchor | bits over the anchor at equal PSNR: setting " + " | ".join(settings) + " |",
+        "|---|---|" + "---|" * len(settings),
+    ]
+    for c, excess in excesses:
+        cells = [f"{excess[s]:+.1f} %" if excess.get(s) is not None else "n/a" for s in settings]
+        lines.append(f"| {c['test']} | {c['anchor']} | {' | '.join(cells)} |")
+    return lines
+
+
 def markdown(report: dict[str, Any]) -> str:
     """The report's tables: codecs alone, our variants against them, and every average curve."""
     lines: list[str] = []
@@ -472,6 +501,7 @@ def markdown(report: dict[str, Any]) -> str:
                 f"| {_bd_cell(c, 'bd_psnr', ' dB')} | {_bd_cell(c, 'bd_rate', ' %', 'text_psnr')} "
                 f"| {median} | {better} of {n_ok} |"
             )
+        lines += _excess_rate_table(report["comparisons"])
     lines += [
         "",
         "| codec | setting | bpp | PSNR-RGB (dB) | text PSNR (dB) | enc ms | dec ms |",

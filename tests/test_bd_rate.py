@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from bench.bd_rate import NoOverlapError, bd_psnr, bd_rate, psnr_at_rate
+from bench.bd_rate import NoOverlapError, bd_psnr, bd_rate, psnr_at_rate, rate_at_psnr
 
 RATES = [0.1, 0.2, 0.4, 0.8, 1.6]
 PSNRS = [28.0, 31.5, 34.2, 37.9, 40.3]  # concave, like a real codec
@@ -76,3 +76,11 @@ def test_psnr_at_rate_interpolates_inside_and_refuses_outside():
     assert inside is not None and 31.5 < inside < 34.2
     assert psnr_at_rate(RATES, PSNRS, 0.05) is None
     assert psnr_at_rate(RATES, PSNRS, 2.0) is None
+
+
+def test_rate_at_psnr_inverts_psnr_at_rate_inside_and_refuses_outside():
+    assert rate_at_psnr(RATES, PSNRS, 34.2) == pytest.approx(0.4)
+    inside = rate_at_psnr(RATES, PSNRS, 33.0)
+    assert inside is not None and 0.2 < inside < 0.4
+    assert rate_at_psnr(RATES, PSNRS, 27.9) is None
+    assert rate_at_psnr(RATES, PSNRS, 40.4) is None

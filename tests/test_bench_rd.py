@@ -94,7 +94,29 @@ def test_comparison_table_counts_the_images_a_test_improves() -> None:
         "anchor": "old", "test": "new", "dominated": None,
         "psnr": {"bd_rate": -0.4, "bd_psnr": 0.02}, "text_psnr": {"bd_rate": -0.3, "bd_psnr": 0.01},
         "per_image": {"median_bd_rate": -0.5, "bd_rate": {"a": -2.0, "b": 1.0, "c": -0.1}, "no_overlap": ["d"]},
+        "excess_rate_by_setting": {"1": -1.0, "2": None},
     }
     report = {"summaries": {}, "against_anchor": {}, "comparisons": [comparison], "curves": {}}
     row = next(line for line in rd.markdown(report).splitlines() if line.startswith("| new | old |"))
     assert row.endswith("| -0.5 % (3/4) | 2 of 3 |")
+
+
+def _curve_points(codec: str, curve: list[tuple[float, float]]) -> list[dict]:
+    return [{"codec": codec, "setting": s, "image": "a", "bpp": bpp, "psnr": psnr, "text_psnr": None,
+             "encode_ms": 1.0, "decode_ms": 1.0} for s, (bpp, psnr) in enumerate(curve, start=1)]
+
+
+def test_excess_rate_reads_the_anchor_at_each_test_settings_psnr() -> None:
+    """Bits over the anchor level by level: the anchor's rate at the test setting's PSNR, off its
+    frontier (a dominated anchor setting is ignored); n/a past the PSNRs the anchor reaches."""
+    anchor = _curve_points("classic", [(0.1, 30.0), (0.2, 34.0), (0.15, 29.0), (0.4, 38.0)])
+    test = _curve_points("ours", [(0.4, 34.0), (0.3, 30.0), (0.5, 39.0), (0.2, 29.5)])
+    comparison = rd.compare(anchor + test, "classic", "ours")
+    assert comparison["excess_rate_by_setting"]["1"] == pytest.approx(100.0)
+    assert comparison["excess_rate_by_setting"]["2"] == pytest.approx(200.0)
+    assert comparison["excess_rate_by_setting"]["3"] is None
+    assert comparison["excess_rate_by_setting"]["4"] is None  # 29.5 dB: only the dominated point
+    report = {"summaries": {}, "against_anchor": {}, "comparisons": [comparison], "curves": {}}
+    lines = rd.markdown(report).splitlines()
+    assert "| test | anchor | bits over the anchor at equal PSNR: setting 1 | 2 | 3 | 4 |" in lines
+    assert "| ours | classic | +100.0 % | +200.0 % | n/a | n/a |" in lines
