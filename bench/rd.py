@@ -14,8 +14,9 @@
     ──► average curve per codec: mean bpp and mean PSNR over the images at each setting
     ──► its frontier (settings no other setting of the codec beats on both bpp and PSNR)
     ──► BD-rate / BD-PSNR (bd_rate.py) of each of our variants against each classical codec and
-        of every later variant against the first, on the average curves (headline) and per
-        image (median); classical codecs also against AVIF 4:4:4, the strongest of them.
+        of every later variant against the first, on the average curves (headline), per image
+        (median) and per setting (bits over the anchor's at the setting's PSNR: where along the
+        curve the BD-rate comes from); classical codecs also against AVIF 4:4:4, the strongest.
         So one run with --reuse gives an A/B of two checkpoints and both against the classical codecs.
 
 Variants are every --checkpoint x every --detector. A checkpoint is a compact checkpoint file
