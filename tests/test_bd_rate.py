@@ -70,17 +70,14 @@ def test_bad_curves_are_rejected():
         bd_rate(RATES, PSNRS, [0.5], [33.0])
 
 
-def test_psnr_at_rate_interpolates_inside_and_refuses_outside():
-    assert psnr_at_rate(RATES, PSNRS, 0.4) == pytest.approx(34.2)
-    inside = psnr_at_rate(RATES, PSNRS, 0.3)
-    assert inside is not None and 31.5 < inside < 34.2
-    assert psnr_at_rate(RATES, PSNRS, 0.05) is None
-    assert psnr_at_rate(RATES, PSNRS, 2.0) is None
-
-
-def test_rate_at_psnr_inverts_psnr_at_rate_inside_and_refuses_outside():
-    assert rate_at_psnr(RATES, PSNRS, 34.2) == pytest.approx(0.4)
-    inside = rate_at_psnr(RATES, PSNRS, 33.0)
-    assert inside is not None and 0.2 < inside < 0.4
-    assert rate_at_psnr(RATES, PSNRS, 27.9) is None
-    assert rate_at_psnr(RATES, PSNRS, 40.4) is None
+@pytest.mark.parametrize(
+    "read, xs, ys, node, between, outside",
+    [(psnr_at_rate, RATES, PSNRS, 2, 0.3, (0.05, 2.0)), (rate_at_psnr, PSNRS, RATES, 2, 33.0, (27.9, 40.4))],
+    ids=["psnr_at_rate", "rate_at_psnr"],
+)
+def test_reading_a_curve_interpolates_inside_and_refuses_outside(read, xs, ys, node, between, outside):
+    """Both readings of a curve hit its points, fall between neighbours and never extrapolate."""
+    assert read(RATES, PSNRS, xs[node]) == pytest.approx(ys[node])
+    inside = read(RATES, PSNRS, between)
+    assert inside is not None and ys[node - 1] < inside < ys[node]
+    assert all(read(RATES, PSNRS, x) is None for x in outside)
