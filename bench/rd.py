@@ -371,9 +371,11 @@ def excess_rate_by_setting(anchor: Curve, test: Curve) -> dict[str, float | None
     anchor's rate read off its frontier); None where the anchor's curve does not reach that PSNR.
     Where along the curve a BD-rate comes from: the BD integral averages these over the overlap."""
     front = frontier(anchor)
-    excess: dict[str, float | None] = {}
+    excess: dict[str, float | None] = {str(c["setting"]): None for c in test}
+    if len(front) < 2:
+        return excess
     for c in test:
-        at = rate_at_psnr(*zip(*front), c["psnr"]) if len(front) >= 2 else None
+        at = rate_at_psnr(*zip(*front), c["psnr"])
         excess[str(c["setting"])] = None if at is None else (c["bpp"] / at - 1.0) * 100.0
     return excess
 
@@ -449,14 +451,14 @@ def _bd_cell(comparison: dict[str, Any], key: str, unit: str, metric: str = "psn
 
 def _excess_rate_table(comparisons: Sequence[dict[str, Any]]) -> list[str]:
     """Each comparison's bits over its anchor at the PSNR of each test setting."""
-    excesses = [(c, c["excess_rate_by_setting"]) for c in comparisons]
-    settings = sorted({s for _, excess in excesses for s in excess}, key=int)
+    settings = sorted({s for c in comparisons for s in c["excess_rate_by_setting"]}, key=int)
     lines = [
         "",
         "| test | anchor | bits over the anchor at equal PSNR: setting " + " | ".join(settings) + " |",
         "|---|---|" + "---|" * len(settings),
     ]
-    for c, excess in excesses:
+    for c in comparisons:
+        excess = c["excess_rate_by_setting"]
         cells = [f"{excess[s]:+.1f} %" if excess.get(s) is not None else "n/a" for s in settings]
         lines.append(f"| {c['test']} | {c['anchor']} | {' | '.join(cells)} |")
     return lines
