@@ -28,6 +28,7 @@ from training.train import (
     TrainConfig,
     Trainer,
     bf16_is_native,
+    sample_qualities,
     uses_bf16,
 )
 
@@ -265,6 +266,18 @@ def test_schedule_and_batches_are_functions_of_the_step() -> None:
     again, _ = StepBatches(data, batch=3, seed=5, rank=0)[7]
     assert torch.equal(x, again)  # a fresh object (another worker, a resumed run) agrees
     assert not torch.equal(x, batches[8][0]) and not torch.equal(x, StepBatches(data, 3, 5, 1)[7][0])
+
+
+@pytest.mark.parametrize("weights", [None, [0.0, 1.0, 1.0, 2.0, 4.0]])
+def test_quality_levels_are_functions_of_the_step_drawn_with_their_weights(weights) -> None:
+    draws = torch.cat([sample_qualities(3, step, 0, 64, 5, weights) for step in range(200)])
+    assert torch.equal(draws[:64], sample_qualities(3, 0, 0, 64, 5, weights))  # a resumed run agrees
+    assert not torch.equal(draws[:64], sample_qualities(3, 0, 1, 64, 5, weights))  # ranks differ
+    shares = torch.bincount(draws, minlength=6)[1:].double() / draws.numel()
+    expected = torch.tensor([1.0] * 5 if weights is None else weights, dtype=torch.float64)
+    assert torch.allclose(shares, expected / expected.sum(), atol=0.015)  # 12,800 draws: sd <= 0.004
+    with pytest.raises(ValueError, match="quality_weights"):
+        sample_qualities(3, 0, 0, 64, 5, [1.0, 1.0])
 
 
 def test_cli_runs_the_smoke_config_end_to_end(tmp_path: Path) -> None:

@@ -1,7 +1,7 @@
 """Train a ScreenContentCodec: variable-rate RD training, resumable, single GPU/CPU or torchrun DDP.
 
     YAML config ──► model (build_model or a compact checkpoint) + Adam (main) + Adam (quantiles)
-    sample index (step, rank, i) ──dataset──► 256x256 crop + text mask;  quality ~ U{1..5} per sample
+    sample index (step, rank, i) ──dataset──► 256x256 crop + text mask;  quality ~ U{1..5} or weighted
     x, mask, q ──model (bf16 autocast where native)──► RD loss (eq. 8-11, lambda_q per sample) + aux loss
         ──backward, clip, step──► train.csv / tqdm;  every eval interval ──► val.csv (RD per quality)
         └─(ema_decay set) exponential moving average of the weights (main process)
@@ -106,6 +106,9 @@ class TrainConfig:
     ema_decay: float | None = None
     seed: int = 0
     text_weighted: bool = True
+    # Relative sampling weights of quality levels 1..num_qualities (sample_qualities); None: uniform.
+    # Skewing them spends the shared transforms' capacity where the RD curve is weakest.
+    quality_weights: list[float] | None = None
     # The rate term's quantiser of the y residuals (screen_codec.entropy.slices): "noise" (additive
     # uniform noise) or "ste" (rounded, straight-through: what the rANS coder pays; a fine-tuning
     # stage after noise, Guo et al. 2021).
@@ -273,10 +276,18 @@ def make_loader(
     return iter(loader)
 
 
-def sample_qualities(seed: int, step: int, rank: int, batch: int, levels: int) -> torch.Tensor:
-    """Uniform quality levels 1..levels per sample, a function of (seed, step, rank)."""
+def sample_qualities(
+    seed: int, step: int, rank: int, batch: int, levels: int, weights: Sequence[float] | None = None
+) -> torch.Tensor:
+    """Quality levels 1..levels per sample, a function of (seed, step, rank): uniform, or drawn
+    with the relative ``weights`` of the levels."""
     generator = torch.Generator().manual_seed((seed * 1_000_003 + step) * 1024 + rank)
-    return torch.randint(1, levels + 1, (batch,), generator=generator)
+    if weights is None:
+        return torch.randint(1, levels + 1, (batch,), generator=generator)
+    if len(weights) != levels or min(weights) < 0 or sum(weights) <= 0:
+        raise ValueError(f"quality_weights needs {levels} non-negative weights, not all zero: {weights}")
+    probabilities = torch.tensor(weights, dtype=torch.float64)
+    return torch.multinomial(probabilities, batch, replacement=True, generator=generator) + 1
 
 
 # ---------------------------------------------------------------- run bookkeeping
@@ -467,7 +478,8 @@ class Trainer:
         x = x.to(self.device, non_blocking=True)
         mask = mask.to(self.device, non_blocking=True)
         quality = sample_qualities(
-            self.config.seed, self.step, self.dist.rank, x.shape[0], self.model.config.num_qualities
+            self.config.seed, self.step, self.dist.rank, x.shape[0], self.model.config.num_qualities,
+            self.config.quality_weights,
         ).to(self.device)
         lr = self.schedule.apply(self.optimizer, self.step)
 
