@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# Install everything the data pipeline needs (idempotent; Debian 12 + the project's .venv).
+# Install everything the data pipeline and the CPU training phases need (idempotent; Debian 12 + the
+# project's .venv).
 # Data flow: Debian packages (fonts, chromium, HTML docs, wallpapers) + pinned PyPI playwright
 #            -> training/data/{synthetic,harvest,natural}.py -> python -m training.data.build
-# Usage: training/setup_data.sh [fonts|browser|docs|wallpapers|desktop|pip|all]   (default: all)
+# Usage: training/setup_data.sh [fonts|browser|docs|wallpapers|desktop|trainer|pip|all]   (default: all)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -19,6 +20,8 @@ WALLPAPERS=(mate-backgrounds plasma-workspace-wallpapers ukui-wallpapers gnome-b
 # Keep in sync with training/data/desktop.py PACKAGES (the held-out application screenshots).
 DESKTOP=(xvfb openbox x11-xserver-utils xdotool xterm vim idle-python3.11 gitk gnumeric gnuplot-x11 mupdf feh git
          fontconfig nettle-dev)
+# The allocator of the long CPU jobs (scripts/jemalloc.sh).
+TRAINER=(libjemalloc2)
 
 apt_install() {
   local missing=()
@@ -43,8 +46,9 @@ case "$what" in
   docs) apt_install "${DOCS[@]}" ;;
   wallpapers) apt_install "${WALLPAPERS[@]}" ;;
   desktop) apt_install "${DESKTOP[@]}" ;;
+  trainer) apt_install "${TRAINER[@]}" ;;
   pip) pip_install ;;
-  all) apt_install "${FONTS[@]}" "${BROWSER[@]}" "${DOCS[@]}" "${WALLPAPERS[@]}" "${DESKTOP[@]}"
+  all) apt_install "${FONTS[@]}" "${BROWSER[@]}" "${DOCS[@]}" "${WALLPAPERS[@]}" "${DESKTOP[@]}" "${TRAINER[@]}"
        fc-cache -f >/dev/null; pip_install ;;
-  *) echo "usage: $0 [fonts|browser|docs|wallpapers|desktop|pip|all]" >&2; exit 2 ;;
+  *) echo "usage: $0 [fonts|browser|docs|wallpapers|desktop|trainer|pip|all]" >&2; exit 2 ;;
 esac
