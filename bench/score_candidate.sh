@@ -13,8 +13,8 @@
 # synthetic_val6 (six rendered screens, ours only) and heldout36 (the three real sets pooled, ours only).
 # Two lanes of one thread each, for the 2-core host (~8 minutes on an AMD EPYC, 25 on an Intel Xeon);
 # rd.py's output goes to runs/score_TAG_<set>.log. Ends with the candidate-vs-default line of each set.
-# Runs under jemalloc (scripts/jemalloc.sh): the same points, 14 % less CPU time; their encode_ms and
-# decode_ms are then jemalloc's.
+# Runs under jemalloc (scripts/jemalloc.sh): the same points, 14 % less CPU time on one image measured;
+# their encode_ms and decode_ms are then jemalloc's.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/jemalloc.sh

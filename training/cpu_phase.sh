@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # One CPU training phase on a two-core host (docs/TRAINING.md, "What a run costs"): two one-thread
 # processes under torchrun (DDP over gloo), jemalloc as the allocator with its page decay off
-# (scripts/jemalloc.sh: glibc's page faults took 83 % of a 512x512 step's CPU time on the Intel Xeon host).
+# (scripts/jemalloc.sh: glibc's page faults took 85 % of a 512x512 step's CPU time on the Intel Xeon host).
 # Data flow: CONFIG + RESUME (last.pt: full state; compact.pt: Adam restarted) ──torchrun x2──►
 #            OUT/{last.pt, compact.pt, train.csv, run_info.json}; log in OUT.log
 # Usage:  training/cpu_phase.sh CONFIG RESUME [OUT]
