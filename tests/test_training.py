@@ -28,6 +28,7 @@ from training.train import (
     TrainConfig,
     Trainer,
     bf16_is_native,
+    quality_probabilities,
     sample_qualities,
     uses_bf16,
 )
@@ -270,14 +271,19 @@ def test_schedule_and_batches_are_functions_of_the_step() -> None:
 
 @pytest.mark.parametrize("weights", [None, [0.0, 1.0, 1.0, 2.0, 4.0]])
 def test_quality_levels_are_functions_of_the_step_drawn_with_their_weights(weights) -> None:
-    draws = torch.cat([sample_qualities(3, step, 0, 64, 5, weights) for step in range(200)])
-    assert torch.equal(draws[:64], sample_qualities(3, 0, 0, 64, 5, weights))  # a resumed run agrees
-    assert not torch.equal(draws[:64], sample_qualities(3, 0, 1, 64, 5, weights))  # ranks differ
+    probabilities = quality_probabilities(5, weights)
+    draws = torch.cat([sample_qualities(3, step, 0, 64, 5, probabilities) for step in range(200)])
+    assert torch.equal(draws[:64], sample_qualities(3, 0, 0, 64, 5, probabilities))  # a resumed run agrees
+    assert not torch.equal(draws[:64], sample_qualities(3, 0, 1, 64, 5, probabilities))  # ranks differ
     shares = torch.bincount(draws, minlength=6)[1:].double() / draws.numel()
     expected = torch.tensor([1.0] * 5 if weights is None else weights, dtype=torch.float64)
     assert torch.allclose(shares, expected / expected.sum(), atol=0.015)  # 12,800 draws: sd <= 0.004
-    with pytest.raises(ValueError, match="quality_weights"):
-        sample_qualities(3, 0, 0, 64, 5, [1.0, 1.0])
+
+
+def test_a_trainer_refuses_quality_weights_that_do_not_fit_its_levels(tmp_path: Path) -> None:
+    for weights in ([1.0, 1.0], [1.0, -1.0, 1.0, 1.0, 1.0], [0.0] * 5):
+        with pytest.raises(ValueError, match="quality_weights"):
+            Trainer(smoke_config(quality_weights=weights), tmp_path, torch.device("cpu"))
 
 
 def test_cli_runs_the_smoke_config_end_to_end(tmp_path: Path) -> None:

@@ -106,7 +106,7 @@ class TrainConfig:
     ema_decay: float | None = None
     seed: int = 0
     text_weighted: bool = True
-    # Relative sampling weights of quality levels 1..num_qualities (sample_qualities); None: uniform.
+    # Relative sampling weights of quality levels 1..num_qualities (quality_probabilities); None: uniform.
     # Skewing them spends the shared transforms' capacity where the RD curve is weakest.
     quality_weights: list[float] | None = None
     # The rate term's quantiser of the y residuals (screen_codec.entropy.slices): "noise" (additive
@@ -276,17 +276,24 @@ def make_loader(
     return iter(loader)
 
 
-def sample_qualities(
-    seed: int, step: int, rank: int, batch: int, levels: int, weights: Sequence[float] | None = None
-) -> torch.Tensor:
-    """Quality levels 1..levels per sample, a function of (seed, step, rank): uniform, or drawn
-    with the relative ``weights`` of the levels."""
-    generator = torch.Generator().manual_seed((seed * 1_000_003 + step) * 1024 + rank)
+def quality_probabilities(levels: int, weights: Sequence[float] | None) -> torch.Tensor | None:
+    """The config's ``quality_weights`` as the levels' sampling probabilities; None stays uniform."""
     if weights is None:
-        return torch.randint(1, levels + 1, (batch,), generator=generator)
+        return None
     if len(weights) != levels or min(weights) < 0 or sum(weights) <= 0:
         raise ValueError(f"quality_weights needs {levels} non-negative weights, not all zero: {weights}")
     probabilities = torch.tensor(weights, dtype=torch.float64)
+    return probabilities / probabilities.sum()
+
+
+def sample_qualities(
+    seed: int, step: int, rank: int, batch: int, levels: int, probabilities: torch.Tensor | None = None
+) -> torch.Tensor:
+    """Quality levels 1..levels per sample, a function of (seed, step, rank): uniform, or drawn
+    with ``probabilities`` (quality_probabilities)."""
+    generator = torch.Generator().manual_seed((seed * 1_000_003 + step) * 1024 + rank)
+    if probabilities is None:
+        return torch.randint(1, levels + 1, (batch,), generator=generator)
     return torch.multinomial(probabilities, batch, replacement=True, generator=generator) + 1
 
 
@@ -411,6 +418,8 @@ class Trainer:
         self.ema = self._weight_average(resume_state)
         self.criterion = RateDistortionLoss(text_weighted=config.text_weighted)
         self.lambdas = torch.tensor(self.model.config.lambdas, device=device)
+        # checked here, before any batch: a wrong list costs no training time
+        self.quality_probabilities = quality_probabilities(self.model.config.num_qualities, config.quality_weights)
         self.bf16 = uses_bf16(config.mixed_precision, device)
         # taken once: the checkpoints of a run name the commit it started from, not HEAD at save time
         self.run_info = {**run_info(device), "bf16_autocast": self.bf16}
@@ -479,7 +488,7 @@ class Trainer:
         mask = mask.to(self.device, non_blocking=True)
         quality = sample_qualities(
             self.config.seed, self.step, self.dist.rank, x.shape[0], self.model.config.num_qualities,
-            self.config.quality_weights,
+            self.quality_probabilities,
         ).to(self.device)
         lr = self.schedule.apply(self.optimizer, self.step)
 
