@@ -58,7 +58,7 @@ def flat_blocks(rgb: np.ndarray) -> np.ndarray:
 @torch.no_grad()
 def rate_map(model: ScreenContentCodec, rgb: np.ndarray, mask: np.ndarray, quality: int):
     """(y bits per latent position (h, w), z bits, reconstruction HxWx3 float in 0..255)."""
-    x, m = codec._network_input(rgb, mask)
+    x, m = codec.network_input(rgb, mask)
     out = model(torch.from_numpy(x), torch.from_numpy(m), torch.tensor([quality]))
     y_bits = (-torch.log2(out["likelihoods"]["y"])).sum(dim=1)[0].numpy()
     z_bits = float((-torch.log2(out["likelihoods"]["z"])).sum())

@@ -60,7 +60,7 @@ def measure(model_dir: Path, size: str, repeat: int, device: torch.device, half:
     gpu_model = model.to(device).eval()
     width, height = SIZES[size]
     rgb, _ = render_page(width, height, seed=1)
-    x, m = codec._network_input(rgb, np.zeros((height, width), np.uint8))
+    x, m = codec.network_input(rgb, np.zeros((height, width), np.uint8))
     x_t, m_t = torch.from_numpy(x).to(device), torch.from_numpy(m).to(device)
     q_t = torch.tensor([quality], device=device)
     autocast = torch.autocast(device.type, dtype=torch.float16, enabled=half)

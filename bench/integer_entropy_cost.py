@@ -83,7 +83,7 @@ def main() -> None:
     rows = []
     for path in sorted(args.images.glob("*.webp")):
         rgb, mask = _screenshot(path.stem, args.size, args.size)
-        x, m = codec._network_input(rgb, mask)
+        x, m = codec.network_input(rgb, mask)
         pixels = mask.size
         for quality in range(1, nets.num_qualities + 1):
             y, z = nets.analyse(x, m, quality)

@@ -55,7 +55,7 @@ FORMAT = "screen_codec.model"
 FORMAT_VERSION = 1
 OPSET = 17
 
-# How the runtime turns pixels into network input (screen_codec.codec._network_input).
+# How the runtime turns pixels into network input (screen_codec.codec.network_input).
 INPUT_NORMALISATION = {
     "x": "RGB, NCHW float32, value / 255 (range [0, 1]), no mean/std",
     "mask": "text mask, N1HW float32 in {0, 1} (1 = text), same H and W as x",

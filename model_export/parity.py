@@ -122,7 +122,7 @@ def _network_report(
 ) -> dict[str, Any]:
     d = _Decisions()
     tables = torch_nets.tables
-    x, m = codec._network_input(rgb, mask)
+    x, m = codec.network_input(rgb, mask)
     y_t, z_t = torch_nets.analyse(x, m, quality)
     y_o, z_o = onnx_nets.analyse(x, m, quality)
     d.network("analysis.y", y_t, y_o)

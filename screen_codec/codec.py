@@ -74,7 +74,7 @@ def _padded(size: int) -> int:
     return -(-size // PAD_MULTIPLE) * PAD_MULTIPLE
 
 
-def _network_input(rgb: np.ndarray, mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def network_input(rgb: np.ndarray, mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """HxWx3 uint8 and HxW mask -> edge-padded NCHW float32 arrays at multiples of 64."""
     height, width = mask.shape
     pad = ((0, _padded(height) - height), (0, _padded(width) - width))
@@ -90,7 +90,7 @@ def _check_quality(nets: CodecNetworks, quality: int) -> None:
 
 def encode_tile(nets: CodecNetworks, rgb: np.ndarray, mask: np.ndarray, quality: int) -> TileCode:
     """Analyse and entropy-code one tile (any size; padded here)."""
-    x, m = _network_input(rgb, mask)
+    x, m = network_input(rgb, mask)
     y, z = nets.analyse(x, m, quality)
     sections, y_hat, z_hat = encode_latents(y, z, nets.entropy, nets.tables, quality)
     return TileCode(sections, y_hat, z_hat)

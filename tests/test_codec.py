@@ -17,7 +17,7 @@ from screen_codec.detectors import text_mask
 from screen_codec.bitstream import CorruptBitstreamError, ForeignModelError, unpack
 from screen_codec.layers import NESFT
 from screen_codec.codec import (
-    _network_input,
+    network_input,
     decode_image,
     decode_tile_latents,
     encode_image,
@@ -152,7 +152,7 @@ def _with_active_sem(nets: TorchNetworks) -> TorchNetworks:
 def test_text_mask_reaches_the_networks_only_with_sem():
     rgb, mask = _page(128, 128)
     assert mask.any()
-    x, m = _network_input(rgb, mask)
+    x, m = network_input(rgb, mask)
     empty = np.zeros_like(m)
     sem = _with_active_sem(_networks("compact"))
     for with_text, without in zip(sem.analyse(x, m, 3), sem.analyse(x, empty, 3)):
@@ -207,7 +207,7 @@ def test_coded_size_matches_the_rate_estimate_of_the_trained_default():
     nets = TorchNetworks(model)
     rgb, _ = _screenshot("composed_dashboard_dark", 512, 512)
     mask = text_mask(rgb, "dbnet")
-    x, m = _network_input(rgb, mask)
+    x, m = network_input(rgb, mask)
     for quality in range(1, nets.num_qualities + 1):
         code = encode_tile(nets, rgb, mask, quality)
         coded_bits = 8 * (len(code.sections.z) + sum(len(s) for s in code.sections.y))

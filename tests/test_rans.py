@@ -49,6 +49,19 @@ def test_decoder_reads_compressai_streams_exactly(table, scale):
         np.testing.assert_array_equal(rans.decode(data, indexes, table), symbols)
 
 
+@pytest.mark.parametrize("scale", [2, 300])
+def test_symbol_bits_add_up_to_the_stream_the_encoder_writes(table, scale):
+    """symbol_bits prices each symbol as the coder does, escapes included: their sum is the stream's
+    length to within its final state (64 bits) and the last word's padding."""
+    rng = np.random.default_rng(scale)
+    indexes = rng.integers(0, len(table.lengths), 20000).astype(np.int32)
+    symbols = np.rint(rng.normal(0, scale, 20000)).astype(np.int32)
+    bits = rans.symbol_bits(symbols, indexes, table)
+    assert bits.shape == symbols.shape and (bits > 0).all()
+    stream_bits = 8 * len(rans.encode(symbols, indexes, table))
+    assert 0 <= stream_bits - bits.sum() <= 64 + 32
+
+
 def test_decoder_refuses_streams_that_do_not_end_with_their_symbols(table):
     indexes = np.full(500, 7, np.int32)
     data = rans.encode(np.arange(500, dtype=np.int32) % 9 - 4, indexes, table)

@@ -103,6 +103,44 @@ def _slice_channels(num_channels: int, num_slices: int) -> list[slice]:
     return [slice(k * width, (k + 1) * width) for k in range(num_slices)]
 
 
+@dataclass(frozen=True)
+class QuantisedLatents:
+    """What the coder writes for one tile, before rANS: z's symbols, each y slice's symbols and scale
+    indexes, and the decoder-side latents (y^, z^) they reproduce."""
+
+    z_symbols: np.ndarray
+    y_symbols: tuple[np.ndarray, ...]
+    y_indexes: tuple[np.ndarray, ...]
+    y_hat: np.ndarray
+    z_hat: np.ndarray
+
+
+def quantise_latents(
+    y: np.ndarray,
+    z: np.ndarray,
+    params: EntropyParameters,
+    tables: EntropyTables,
+    quality: int,
+) -> QuantisedLatents:
+    """The encoder's loop of the module docstring, up to the rANS calls."""
+    medians = tables.z_medians.reshape(1, -1, 1, 1)
+    z_symbols = np.rint(z - medians).astype(np.int32)
+    z_hat = (z_symbols + medians).astype(np.float32)
+
+    means, scales = params.hyper(z_hat, quality)
+    decoded: list[np.ndarray] = []
+    y_symbols, y_indexes = [], []
+    for k, channels in enumerate(_slice_channels(y.shape[1], params.num_slices)):
+        mu, sigma = params.slice_moments(k, means, scales, decoded, quality)
+        symbols = np.rint(y[:, channels] - mu).astype(np.int32)
+        y_symbols.append(symbols)
+        y_indexes.append(scale_indexes(sigma, tables.scale_table))
+        decoded.append(params.refine(k, means, decoded, (symbols + mu).astype(np.float32)))
+    return QuantisedLatents(
+        z_symbols, tuple(y_symbols), tuple(y_indexes), np.concatenate(decoded, axis=1), z_hat
+    )
+
+
 def encode_latents(
     y: np.ndarray,
     z: np.ndarray,
@@ -111,21 +149,13 @@ def encode_latents(
     quality: int,
 ) -> tuple[TileSections, np.ndarray, np.ndarray]:
     """Code one tile's latents. Returns the sections and the decoder-side y^ and z^."""
-    medians = tables.z_medians.reshape(1, -1, 1, 1)
-    z_symbols = np.rint(z - medians).astype(np.int32)
-    z_bytes = rans.encode(z_symbols, _channel_indexes(z.shape), tables.z_table)
-    z_hat = (z_symbols + medians).astype(np.float32)
-
-    means, scales = params.hyper(z_hat, quality)
-    decoded: list[np.ndarray] = []
-    y_bytes = []
-    for k, channels in enumerate(_slice_channels(y.shape[1], params.num_slices)):
-        mu, sigma = params.slice_moments(k, means, scales, decoded, quality)
-        symbols = np.rint(y[:, channels] - mu).astype(np.int32)
-        indexes = scale_indexes(sigma, tables.scale_table)
-        y_bytes.append(rans.encode(symbols, indexes, tables.gaussian_table))
-        decoded.append(params.refine(k, means, decoded, (symbols + mu).astype(np.float32)))
-    return TileSections(z=z_bytes, y=tuple(y_bytes)), np.concatenate(decoded, axis=1), z_hat
+    q = quantise_latents(y, z, params, tables, quality)
+    z_bytes = rans.encode(q.z_symbols, _channel_indexes(q.z_symbols.shape), tables.z_table)
+    y_bytes = tuple(
+        rans.encode(symbols, indexes, tables.gaussian_table)
+        for symbols, indexes in zip(q.y_symbols, q.y_indexes)
+    )
+    return TileSections(z=z_bytes, y=y_bytes), q.y_hat, q.z_hat
 
 
 def decode_latents(

@@ -76,6 +76,14 @@ def encode(symbols: np.ndarray, indexes: np.ndarray, table: CdfTable) -> bytes:
     return _ans.RansEncoder().encode_with_indexes(flat_symbols.tolist(), flat_indexes.tolist(), cdfs, lengths, offsets)
 
 
+def _escape_payload_bits(values: np.ndarray, escape: np.ndarray) -> np.ndarray:
+    """Bits written after each escape symbol: a 4-bit group count and 4 bits per group of the
+    zigzagged out-of-range ``values`` (table-relative; ``escape`` is each one's escape symbol)."""
+    values = values.astype(np.int64)
+    raw = np.where(values < 0, -2 * values - 1, 2 * (values - escape))
+    return 4 + 4 * -(-np.ceil(np.log2(raw + 1)) // 4)
+
+
 def _check_codable(symbols: np.ndarray, indexes: np.ndarray, table: CdfTable) -> None:
     """Refuse what CompressAI's encoder would loop on forever (|symbol| > MAX_ABS_SYMBOL) or write
     past its buffer: one 32-bit word per symbol, unchecked. A symbol costs at most 16 bits; an
@@ -85,12 +93,27 @@ def _check_codable(symbols: np.ndarray, indexes: np.ndarray, table: CdfTable) ->
     values = symbols - table.offsets[indexes]  # |values| < 2^27: int32 holds them
     escape = table.lengths[indexes] - 2
     escaped = (values < 0) | (values >= escape)
-    values, escape = values[escaped].astype(np.int64), escape[escaped]
-    raw = np.where(values < 0, -2 * values - 1, 2 * (values - escape))
-    groups = -(-np.ceil(np.log2(raw + 1)) // 4)
-    bits = 16 * symbols.size + float(np.sum(4 + 4 * groups)) + 128
+    bits = 16 * symbols.size + float(np.sum(_escape_payload_bits(values[escaped], escape[escaped]))) + 128
     if bits > 32 * symbols.size:
-        raise ValueError(f"{symbols.size} symbols ({raw.size} escaped) may not fit the rANS encoder's buffer")
+        raise ValueError(
+            f"{symbols.size} symbols ({int(escaped.sum())} escaped) may not fit the rANS encoder's buffer"
+        )
+
+
+def symbol_bits(symbols: np.ndarray, indexes: np.ndarray, table: CdfTable) -> np.ndarray:
+    """What each symbol costs in a stream of :func:`encode`, in bits (shaped like ``symbols``):
+    -log2 of its quantised probability, and for an escaped one the escape symbol's plus its payload."""
+    values = symbols - table.offsets[indexes]
+    escape = table.lengths[indexes] - 2
+    escaped = (values < 0) | (values >= escape)
+    coded = np.where(escaped, escape, values)
+    cdfs = table.cdfs[indexes]
+    frequency = (
+        np.take_along_axis(cdfs, (coded + 1)[..., None], -1) - np.take_along_axis(cdfs, coded[..., None], -1)
+    )[..., 0]
+    bits = _PRECISION - np.log2(frequency)
+    bits[escaped] += _escape_payload_bits(values[escaped], escape[escaped])
+    return bits
 
 
 def decode(data: bytes, indexes: np.ndarray, table: CdfTable) -> np.ndarray:
