@@ -7,7 +7,7 @@ coder pays dearly for (BENCHMARKS, "Phase 67": the q1 rate spike).
     image ──detector mask──► codec.network_input ──analyse (g_a, h_a)──► y, z
         ──latent_coder.quantise_latents (the encoder's symbols and scale indexes)──►
         ──rans.symbol_bits (each symbol's cost in the stream)──► per slice, channel and element
-        ──latent_coder.encode_latents──► the real sections' bytes beside the priced bits
+        ──latent_coder.code_latents──► the real sections' bytes beside the priced bits
 
 The image is coded as one tile (the service's default). "Costly" elements are those over --costly
 bits: residuals rounded to a symbol their predicted scale makes improbable (or escapes).
@@ -28,7 +28,7 @@ from bench.rd import load_variant  # noqa: E402
 from screen_codec.codec import CodecNetworks, network_input  # noqa: E402
 from screen_codec.detectors import text_mask  # noqa: E402
 from screen_codec.entropy import rans  # noqa: E402
-from screen_codec.entropy.latent_coder import encode_latents, quantise_latents  # noqa: E402
+from screen_codec.entropy.latent_coder import code_latents, quantise_latents  # noqa: E402
 from training.data import store  # noqa: E402
 
 
@@ -39,7 +39,7 @@ def report_quality(
     x, m = network_input(rgb, mask)
     y, z = nets.analyse(x, m, quality)
     latents = quantise_latents(y, z, nets.entropy, nets.tables, quality)
-    sections, _, _ = encode_latents(y, z, nets.entropy, nets.tables, quality)
+    sections = code_latents(latents, nets.tables)
     pixels = rgb.shape[0] * rgb.shape[1]
     coded = len(sections.z) + sum(len(b) for b in sections.y)
     lines = [

@@ -149,13 +149,18 @@ def encode_latents(
     quality: int,
 ) -> tuple[TileSections, np.ndarray, np.ndarray]:
     """Code one tile's latents. Returns the sections and the decoder-side y^ and z^."""
-    q = quantise_latents(y, z, params, tables, quality)
-    z_bytes = rans.encode(q.z_symbols, _channel_indexes(q.z_symbols.shape), tables.z_table)
+    latents = quantise_latents(y, z, params, tables, quality)
+    return code_latents(latents, tables), latents.y_hat, latents.z_hat
+
+
+def code_latents(latents: QuantisedLatents, tables: EntropyTables) -> TileSections:
+    """The rANS calls of the encoder's loop: one section for z, one per y slice."""
+    z_bytes = rans.encode(latents.z_symbols, _channel_indexes(latents.z_symbols.shape), tables.z_table)
     y_bytes = tuple(
         rans.encode(symbols, indexes, tables.gaussian_table)
-        for symbols, indexes in zip(q.y_symbols, q.y_indexes)
+        for symbols, indexes in zip(latents.y_symbols, latents.y_indexes)
     )
-    return TileSections(z=z_bytes, y=y_bytes), q.y_hat, q.z_hat
+    return TileSections(z=z_bytes, y=y_bytes)
 
 
 def decode_latents(

@@ -84,15 +84,22 @@ def _escape_payload_bits(values: np.ndarray, escape: np.ndarray) -> np.ndarray:
     return 4 + 4 * -(-np.ceil(np.log2(raw + 1)) // 4)
 
 
+def _table_positions(
+    symbols: np.ndarray, indexes: np.ndarray, table: CdfTable
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Each symbol's table-relative value, its table's escape symbol, and whether it is escaped."""
+    values = symbols - table.offsets[indexes]  # |values| < 2^27: int32 holds them
+    escape = table.lengths[indexes] - 2
+    return values, escape, (values < 0) | (values >= escape)
+
+
 def _check_codable(symbols: np.ndarray, indexes: np.ndarray, table: CdfTable) -> None:
     """Refuse what CompressAI's encoder would loop on forever (|symbol| > MAX_ABS_SYMBOL) or write
     past its buffer: one 32-bit word per symbol, unchecked. A symbol costs at most 16 bits; an
     escaped one 16 + 4 (group count) + 4 per group of its zigzagged value; the final state 64 bits."""
     if symbols.size and max(-int(symbols.min()), int(symbols.max())) > MAX_ABS_SYMBOL:
         raise ValueError(f"a latent symbol exceeds {MAX_ABS_SYMBOL} in magnitude: not codable")
-    values = symbols - table.offsets[indexes]  # |values| < 2^27: int32 holds them
-    escape = table.lengths[indexes] - 2
-    escaped = (values < 0) | (values >= escape)
+    values, escape, escaped = _table_positions(symbols, indexes, table)
     bits = 16 * symbols.size + float(np.sum(_escape_payload_bits(values[escaped], escape[escaped]))) + 128
     if bits > 32 * symbols.size:
         raise ValueError(
@@ -103,15 +110,9 @@ def _check_codable(symbols: np.ndarray, indexes: np.ndarray, table: CdfTable) ->
 def symbol_bits(symbols: np.ndarray, indexes: np.ndarray, table: CdfTable) -> np.ndarray:
     """What each symbol costs in a stream of :func:`encode`, in bits (shaped like ``symbols``):
     -log2 of its quantised probability, and for an escaped one the escape symbol's plus its payload."""
-    values = symbols - table.offsets[indexes]
-    escape = table.lengths[indexes] - 2
-    escaped = (values < 0) | (values >= escape)
+    values, escape, escaped = _table_positions(symbols, indexes, table)
     coded = np.where(escaped, escape, values)
-    cdfs = table.cdfs[indexes]
-    frequency = (
-        np.take_along_axis(cdfs, (coded + 1)[..., None], -1) - np.take_along_axis(cdfs, coded[..., None], -1)
-    )[..., 0]
-    bits = _PRECISION - np.log2(frequency)
+    bits = _PRECISION - np.log2(table.cdfs[indexes, coded + 1] - table.cdfs[indexes, coded])
     bits[escaped] += _escape_payload_bits(values[escaped], escape[escaped])
     return bits
 
