@@ -19,15 +19,17 @@
         curve the BD-rate comes from); classical codecs also against AVIF 4:4:4, the strongest.
         So one run with --reuse gives an A/B of two checkpoints and both against the classical codecs.
 
-Variants are every --checkpoint x every --detector. A checkpoint is a compact checkpoint file
+Variants are every --checkpoint x every --detector x every --rounding-threshold-bits (the encoder's
+rate-aware rounding, latent_coder.round_residuals; default the service's, inf = nearest integers;
+a label names a finite threshold as ``+rT``). A checkpoint is a compact checkpoint file
 (or its .partKofN set), a run directory holding compact.pt, or ``untrained:<config>`` (a seeded,
 untrained model: a pipeline check, not a result). The text mask fed to our encoder comes from
 the detector (``gt``: the images' own word-box masks, an oracle detector); the mask that scores
 text PSNR is always the ground truth. Timings are single runs on whatever host runs this; the
 JSON records the host, its load and the thread count. ``--reuse`` takes points from an earlier
 result JSON where they would come out the same: classical points when image bytes, codec, setting,
-library versions and threads match; our points when image bytes, model id, detector, quality, tile
-size and threads match and neither run had screen_codec/ differ from the tree it names (the codec,
+library versions and threads match; our points when image bytes, model id, detector, rounding, quality,
+tile size and threads match and neither run had screen_codec/ differ from the tree it names (the codec,
 the networks and the detectors live there). So an A/B of a new checkpoint against the default that
 an earlier run measured codes only the new one; ``--reuse`` repeated merges several runs (arms of
 an A/B measured side by side in separate runs come together in one report at no cost).
@@ -39,6 +41,7 @@ import argparse
 import datetime
 import hashlib
 import json
+import math
 import os
 import platform
 import statistics
@@ -60,6 +63,7 @@ from bench import classical  # noqa: E402
 from bench.bd_rate import bd_psnr, bd_rate, psnr_at_rate, rate_at_psnr  # noqa: E402
 from screen_codec.codec import decode_image, encode_image  # noqa: E402
 from screen_codec.detectors import text_mask  # noqa: E402
+from screen_codec.entropy.latent_coder import RATE_AWARE_ROUNDING_BITS  # noqa: E402
 from screen_codec.models import build_model, parameter_counts  # noqa: E402
 from screen_codec.models.torch_networks import TorchNetworks  # noqa: E402
 from training.checkpoint import load_compact  # noqa: E402
@@ -140,11 +144,14 @@ class Variant:
     label: str
     checkpoint: str
     detector: str
+    rounding_threshold_bits: float
     nets: TorchNetworks
     info: dict[str, Any]
 
 
-def load_variant(checkpoint: str, detector: str, seed: int) -> Variant:
+def load_variant(
+    checkpoint: str, detector: str, seed: int, rounding_threshold_bits: float = RATE_AWARE_ROUNDING_BITS
+) -> Variant:
     """Our model behind ``codec.CodecNetworks``, from a compact checkpoint or ``untrained:<config>``."""
     if checkpoint.startswith("untrained:"):
         config = checkpoint.split(":", 1)[1]
@@ -163,7 +170,8 @@ def load_variant(checkpoint: str, detector: str, seed: int) -> Variant:
         "model_id": nets.model_id.hex(),
         "metadata": {k: v for k, v in metadata.items() if isinstance(v, (str, int, float, bool))},
     }
-    return Variant(f"{name}/{detector}", checkpoint, detector, nets, info)
+    rounding = "" if rounding_threshold_bits == math.inf else f"+r{rounding_threshold_bits:g}"
+    return Variant(f"{name}/{detector}{rounding}", checkpoint, detector, rounding_threshold_bits, nets, info)
 
 
 def distinct_labels(variants: list[Variant]) -> list[Variant]:
@@ -176,20 +184,20 @@ def distinct_labels(variants: list[Variant]) -> list[Variant]:
             name, detector = v.label.rsplit("/", 1)
             v.label = f"{name}:{source}/{detector}"
     if len({v.label for v in variants}) < len(variants):
-        raise SystemExit("two variants are the same checkpoint and detector")
+        raise SystemExit("two variants are the same checkpoint, detector and rounding")
     return variants
 
 
-def learned_codec_key(model_id: str, detector: str) -> str:
+def learned_codec_key(model_id: str, detector: str, rounding_threshold_bits: float) -> str:
     """What makes our points reproducible across runs, in place of a label that names a path."""
-    return f"{model_id}/{detector}"
+    return f"{model_id}/{detector}/{rounding_threshold_bits:g}"
 
 
 def run_variant(
     variant: Variant, images: Sequence[BenchImage], tile_size: int, reuse: dict[tuple, Point]
 ) -> list[Point]:
     """Code every image at every quality through the real bitstream path and measure it."""
-    key = learned_codec_key(variant.info["model_id"], variant.detector)
+    key = learned_codec_key(variant.info["model_id"], variant.detector, variant.rounding_threshold_bits)
     points = []
     for image in images:
         qualities = range(1, variant.nets.num_qualities + 1)
@@ -209,7 +217,9 @@ def run_variant(
             m = classical.measure(
                 image.rgb,
                 image.text_mask,
-                lambda: encode_image(variant.nets, image.rgb, mask, quality, tile_size),
+                lambda: encode_image(
+                    variant.nets, image.rgb, mask, quality, tile_size, variant.rounding_threshold_bits
+                ),
                 lambda data: decode_image(variant.nets, data),
             )
             points.append(_point(variant.label, quality, image, m) | {"mask_ms": mask_ms})
@@ -264,7 +274,10 @@ def _reusable_points_of(
         return {}
     codecs = {c: c for c in classical.CODECS} if meta["libraries"] == versions else {}
     if meta["tile_size"] == tile_size and same_codec_tree(meta["code"], code):
-        codecs |= {v["label"]: learned_codec_key(v["model_id"], v["detector"]) for v in meta["variants"]}
+        codecs |= {  # runs before rate-aware rounding rounded to the nearest integer
+            v["label"]: learned_codec_key(v["model_id"], v["detector"], v.get("rounding_threshold_bits", math.inf))
+            for v in meta["variants"]
+        }
     print(f"--reuse {path}: points of {sorted(codecs) or 'nothing'}", file=sys.stderr)
     return {
         (p["sha256"], codecs[p["codec"]], p["setting"]): {"reused_from": f"{path} ({meta['date']})", **p}
@@ -548,7 +561,8 @@ def build_report(
                 for i in images
             ],
             "variants": [
-                {"label": v.label, "checkpoint": v.checkpoint, "detector": v.detector, **v.info}
+                {"label": v.label, "checkpoint": v.checkpoint, "detector": v.detector,
+                 "rounding_threshold_bits": v.rounding_threshold_bits, **v.info}
                 for v in variants
             ],
             "ablation": args.ablation,
@@ -571,6 +585,9 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
                         help="compact checkpoint, run dir with compact.pt, or untrained:<config>; repeatable")
     parser.add_argument("--detector", action="append", choices=("dbnet", "morph", "craft", "none", "gt"),
                         help="text mask fed to our encoder; repeatable (default dbnet)")
+    parser.add_argument("--rounding-threshold-bits", type=float, action="append",
+                        help="our encoder's rate-aware rounding threshold (inf: nearest integers); repeatable "
+                        f"(default {RATE_AWARE_ROUNDING_BITS:g}, the service's)")
     parser.add_argument("--codecs", nargs="+", default=list(classical.CODECS), choices=list(classical.CODECS))
     parser.add_argument("--ablation", action="store_true",
                         help="no classical codecs, only every variant against the first")
@@ -583,6 +600,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--seed", type=int, default=0, help="seed of untrained:<config> models")
     args = parser.parse_args(argv)
     args.detector = args.detector or ["dbnet"]
+    args.rounding_threshold_bits = args.rounding_threshold_bits or [RATE_AWARE_ROUNDING_BITS]
     return args
 
 
@@ -594,10 +612,13 @@ def main(argv: Sequence[str] | None = None) -> None:
     code = code_version()  # at the start: the code this run imported
     images = load_images(args.images, args.split)
     variants = distinct_labels(
-        [load_variant(c, d, args.seed) for c in args.checkpoint for d in args.detector]
+        [
+            load_variant(c, d, args.seed, r)
+            for c in args.checkpoint for d in args.detector for r in args.rounding_threshold_bits
+        ]
     )
     if args.ablation and len(variants) < 2:
-        raise SystemExit("--ablation needs at least two variants (checkpoints x detectors)")
+        raise SystemExit("--ablation needs at least two variants (checkpoints x detectors x roundings)")
     reuse = reusable_points(args.reuse, classical.library_versions(), args.threads, args.tile_size, code)
     points: list[Point] = []
     if not args.ablation:

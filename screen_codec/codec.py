@@ -11,6 +11,7 @@ decodes in the other.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -88,11 +89,18 @@ def _check_quality(nets: CodecNetworks, quality: int) -> None:
         raise ValueError(f"quality must be in 1..{nets.num_qualities}, got {quality}")
 
 
-def encode_tile(nets: CodecNetworks, rgb: np.ndarray, mask: np.ndarray, quality: int) -> TileCode:
-    """Analyse and entropy-code one tile (any size; padded here)."""
+def encode_tile(
+    nets: CodecNetworks,
+    rgb: np.ndarray,
+    mask: np.ndarray,
+    quality: int,
+    rounding_threshold_bits: float = math.inf,
+) -> TileCode:
+    """Analyse and entropy-code one tile (any size; padded here). ``rounding_threshold_bits``: the
+    encoder's rate-aware rounding (latent_coder.round_residuals; inf: nearest integers)."""
     x, m = network_input(rgb, mask)
     y, z = nets.analyse(x, m, quality)
-    sections, y_hat, z_hat = encode_latents(y, z, nets.entropy, nets.tables, quality)
+    sections, y_hat, z_hat = encode_latents(y, z, nets.entropy, nets.tables, quality, rounding_threshold_bits)
     return TileCode(sections, y_hat, z_hat)
 
 
@@ -128,16 +136,22 @@ def validate_image(rgb: np.ndarray, mask: np.ndarray) -> None:
 
 
 def encode_image(
-    nets: CodecNetworks, rgb: np.ndarray, mask: np.ndarray, quality: int, tile_size: int = 0
+    nets: CodecNetworks,
+    rgb: np.ndarray,
+    mask: np.ndarray,
+    quality: int,
+    tile_size: int = 0,
+    rounding_threshold_bits: float = math.inf,
 ) -> bytes:
-    """Compress an HxWx3 uint8 image with its HxW {0,1} text mask to a bitstream."""
+    """Compress an HxWx3 uint8 image with its HxW {0,1} text mask to a bitstream (rounding as in
+    :func:`encode_tile`; the decoder does not need to know it)."""
     validate_image(rgb, mask)
     _check_quality(nets, quality)
     if tile_size % PAD_MULTIPLE:
         raise ValueError(f"tile_size must be a multiple of {PAD_MULTIPLE}")
     height, width = mask.shape
     tiles = tuple(
-        encode_tile(nets, rgb[y0:y1, x0:x1], mask[y0:y1, x0:x1], quality).sections
+        encode_tile(nets, rgb[y0:y1, x0:x1], mask[y0:y1, x0:x1], quality, rounding_threshold_bits).sections
         for x0, y0, x1, y1 in tile_boxes(width, height, tile_size)
     )
     return pack(Bitstream(quality, nets.model_id, width, height, tile_size, tiles))

@@ -38,6 +38,7 @@ class ServerConfig:
     providers: tuple[str, ...] = ()  # ONNX Runtime providers in priority order; () = runtime's choice
     intra_op_threads: int = 0  # 0 = runtime's choice
     entropy_threads: int = 1  # BLAS threads of the integer entropy path, per request
+    rounding_threshold_bits: float | None = None  # encoder's rate-aware rounding; None = runtime's choice
     max_concurrency: int = 2  # requests running codec work at once (= worker threads)
     max_queue: int = 16  # requests waiting for a worker; beyond that RESOURCE_EXHAUSTED
     max_message_bytes: int = 64 * MIB  # both directions
@@ -51,6 +52,10 @@ class ServerConfig:
 
 def _env_default(environ: Mapping[str, str], flag: str, default: object) -> object:
     return environ.get("SCREENCODEC_" + flag.upper().replace("-", "_"), default)
+
+
+def _bits_or_unset(text: str) -> float | None:
+    return float(text) if text else None
 
 
 def _build_parser(environ: Mapping[str, str]) -> argparse.ArgumentParser:
@@ -76,6 +81,9 @@ def _build_parser(environ: Mapping[str, str]) -> argparse.ArgumentParser:
         "e.g. CUDAExecutionProvider,CPUExecutionProvider (empty = runtime's choice)")
     opt("intra-op-threads", d.intra_op_threads, "threads per inference (0 = runtime's choice)", int)
     opt("entropy-threads", d.entropy_threads, "BLAS threads of the entropy-parameter path (process-wide)", int)
+    opt("rounding-threshold-bits", "", "encoder's rate-aware rounding: a latent symbol steps toward its "
+        "mean where that saves more bits than this (inf = nearest integers; empty = runtime's choice)",
+        _bits_or_unset)
     opt("max-concurrency", d.max_concurrency, "requests running codec work at once", int)
     opt("max-queue", d.max_queue, "requests waiting for a worker before RESOURCE_EXHAUSTED", int)
     opt("max-message-mib", d.max_message_bytes // MIB, "max gRPC message size, both directions", int)
@@ -101,6 +109,9 @@ def parse_config(argv: Sequence[str] | None = None, environ: Mapping[str, str] =
         parser.error("--tls-client-ca needs --tls-cert and --tls-key")
     if a.max_concurrency < 1 or a.max_queue < 0:
         parser.error("--max-concurrency must be >= 1 and --max-queue >= 0")
+    rounding = a.rounding_threshold_bits
+    if rounding is not None and not rounding > 0:
+        parser.error("--rounding-threshold-bits must be a positive number of bits or inf")
     tokens = [environ["SCREENCODEC_AUTH_TOKEN"]] if environ.get("SCREENCODEC_AUTH_TOKEN") else []
     if a.auth_token_file:
         tokens += Path(a.auth_token_file).read_text().split()
@@ -117,6 +128,7 @@ def parse_config(argv: Sequence[str] | None = None, environ: Mapping[str, str] =
         providers=tuple(x.strip() for x in a.providers.split(",") if x.strip()),
         intra_op_threads=a.intra_op_threads,
         entropy_threads=a.entropy_threads,
+        rounding_threshold_bits=rounding,
         max_concurrency=a.max_concurrency,
         max_queue=a.max_queue,
         max_message_bytes=a.max_message_mib * MIB,

@@ -41,9 +41,11 @@ def runtime_loader(config: ServerConfig) -> RuntimeLoader:
 
     def load() -> list[Runtime]:
         runtime_cls = getattr(importlib.import_module(module_name), attr)
+        options = {"entropy_threads": config.entropy_threads}
+        if config.rounding_threshold_bits is not None:
+            options["rounding_threshold_bits"] = config.rounding_threshold_bits
         return [
-            runtime_cls.load(Path(d), list(config.providers) or None, config.intra_op_threads,
-                             entropy_threads=config.entropy_threads)
+            runtime_cls.load(Path(d), list(config.providers) or None, config.intra_op_threads, **options)
             for d in config.model_dirs
         ]
 

@@ -38,7 +38,7 @@ import threadpoolctl
 from screen_codec import codec, detectors, reference_streams
 from screen_codec.bitstream import CorruptBitstreamError
 from screen_codec.entropy.integer_networks import IntegerEntropyParameters
-from screen_codec.entropy.latent_coder import EntropyTables
+from screen_codec.entropy.latent_coder import RATE_AWARE_ROUNDING_BITS, EntropyTables
 
 log = logging.getLogger(__name__)
 
@@ -104,6 +104,10 @@ class RuntimeOptions:
     # Images with a side above this are coded in tiles of this size (0: never). 2048 keeps 1080p
     # whole (peak RSS ~1.5 GB at 2 threads) and caps 4K at ~2.8 GB; 1024 caps 4K at ~0.9 GB.
     tile_size: int = 2048
+    # The encoder's rate-aware rounding (screen_codec.entropy.latent_coder.round_residuals): a symbol
+    # steps toward its mean where that saves more bits than this; inf = nearest integers. Streams
+    # decode the same either way.
+    rounding_threshold_bits: float = RATE_AWARE_ROUNDING_BITS
     # Decode the reference streams at load and refuse the model when the latents differ (off only
     # while exporting, before the streams exist).
     check_reference_streams: bool = True
@@ -476,7 +480,7 @@ class CodecRuntime:
         height, width = rgb.shape[:2]
         tile = self.tile_size if self.tile_size and max(height, width) > self.tile_size else 0
         nets = self._networks.for_request()
-        data = codec.encode_image(nets, rgb, mask, quality, tile_size=tile)
+        data = codec.encode_image(nets, rgb, mask, quality, tile, self.options.rounding_threshold_bits)
         end = time.perf_counter()
         timer = nets.timer
         timings = {
@@ -518,5 +522,6 @@ class CodecRuntime:
             "detectors": list(self.detectors),
             "default_detector": self.default_detector,
             "tile_size": self.tile_size,
+            "rounding_threshold_bits": self.options.rounding_threshold_bits,
             "trained": self.manifest.get("trained"),
         }

@@ -42,7 +42,7 @@ class FakeRuntime:
     @classmethod
     def load(
         cls, model_dir: str | Path, providers: list[str] | None = None, intra_op_threads: int = 0,
-        entropy_threads: int = 1,
+        **options: object,
     ) -> "FakeRuntime":
         """Settings from model_dir/fake_runtime.json if present: {"name": ..., "seconds_per_megapixel": ...}."""
         settings_file = Path(model_dir) / "fake_runtime.json"

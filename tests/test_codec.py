@@ -42,6 +42,13 @@ def compact() -> TorchNetworks:
     return _networks("compact")
 
 
+@pytest.fixture(scope="module")
+def trained_default() -> TorchNetworks:
+    from training.checkpoint import load_compact
+
+    return TorchNetworks(load_compact(DEFAULT_CHECKPOINT)[0])
+
+
 def _page(width: int, height: int, seed: int = 3) -> tuple[np.ndarray, np.ndarray]:
     rgb, boxes = render_page(width, height, seed=seed)
     mask = np.zeros((height, width), np.uint8)
@@ -91,6 +98,24 @@ def test_an_equivariant_entropy_model_decodes_bit_exactly(quality):
     y_hat, z_hat = decode_tile_latents(nets, code.sections, 96, 80, quality=quality)
     np.testing.assert_array_equal(z_hat, code.z_hat)
     np.testing.assert_array_equal(y_hat, code.y_hat)
+
+
+def test_rate_aware_rounding_needs_nothing_from_the_decoder(trained_default):
+    """The encoder's choice of symbols (latent_coder.round_residuals) is its own: on the trained
+    default (an untrained model's symbols are too cheap to step), the stream shrinks and still decodes
+    to exactly the encoder's latents, which differ from the nearest-integer ones."""
+    rgb, mask = _screenshot("postgres_select_dark", 512, 384)
+    nearest = encode_tile(trained_default, rgb, mask, quality=1)
+    rounded = encode_tile(trained_default, rgb, mask, quality=1, rounding_threshold_bits=8.0)
+
+    def size(code):
+        return len(code.sections.z) + sum(len(section) for section in code.sections.y)
+
+    assert size(rounded) < size(nearest)
+    assert not np.array_equal(rounded.y_hat, nearest.y_hat)
+    y_hat, z_hat = decode_tile_latents(trained_default, rounded.sections, 512, 384, quality=1)
+    np.testing.assert_array_equal(z_hat, rounded.z_hat)
+    np.testing.assert_array_equal(y_hat, rounded.y_hat)
 
 
 def test_configuration_fields_added_later_leave_older_model_ids_unchanged():
@@ -190,7 +215,7 @@ CDF_FLOOR_BITS = 16  # compressai's rANS gives every symbol in its table at leas
 ESCAPE_BITS = CDF_FLOOR_BITS + 8  # and a value beyond the table the escape plus bypass count and chunk
 
 
-def test_coded_size_matches_the_rate_estimate_of_the_trained_default():
+def test_coded_size_matches_the_rate_estimate_of_the_trained_default(trained_default):
     """The bundled default (compact, trained: see models/default/manifest.json) on a 512x512 crop
     of a real screenshot: rANS bytes within 3% of the likelihood estimate's bracket at every quality.
 
@@ -201,10 +226,8 @@ def test_coded_size_matches_the_rate_estimate_of_the_trained_default():
     with the cheaper cap (-3 %) and the dearer one (+3 %). At step 33822 0.3-1.2 % of the symbols
     cost over 16 bits and carry 13-21 % of the estimate; the coded size fell between the two, as it
     has for every default since (README, "Where it stands")."""
-    from training.checkpoint import load_compact
-
-    model, _ = load_compact(DEFAULT_CHECKPOINT)
-    nets = TorchNetworks(model)
+    nets = trained_default
+    model = nets.model
     rgb, _ = _screenshot("composed_dashboard_dark", 512, 512)
     mask = text_mask(rgb, "dbnet")
     x, m = network_input(rgb, mask)

@@ -19,7 +19,7 @@ import pytest
 
 from screen_codec._compressai import compressai_module
 from screen_codec.entropy import rans
-from screen_codec.entropy.latent_coder import EntropyTables
+from screen_codec.entropy.latent_coder import EntropyTables, round_residuals
 from test_export import exported
 
 REPO = Path(__file__).resolve().parent.parent
@@ -60,6 +60,28 @@ def test_symbol_bits_add_up_to_the_stream_the_encoder_writes(table, scale):
     assert bits.shape == symbols.shape and (bits > 0).all()
     stream_bits = 8 * len(rans.encode(symbols, indexes, table))
     assert 0 <= stream_bits - bits.sum() <= 64 + 32
+
+
+def test_rate_aware_rounding_steps_only_dear_symbols_toward_the_mean(table):
+    """Residuals the narrow distributions mispredict (mean off by ~3 scales, as on the flat pages of
+    BENCHMARKS "Phase 67"): each symbol is its nearest integer or one step nearer zero, it steps
+    exactly where that saves more than the threshold, and the stream shrinks by more than the
+    threshold per step. inf keeps the nearest integers."""
+    rng = np.random.default_rng(0)
+    indexes = rng.integers(0, 12, 20000).astype(np.int32)  # the narrowest Gaussians of the table
+    residuals = rng.normal(3.0, 2.0, 20000).astype(np.float32) * rng.choice([-1, 1], 20000)
+    nearest = np.rint(residuals).astype(np.int32)
+    np.testing.assert_array_equal(round_residuals(residuals, indexes, table), nearest)
+
+    threshold = 14.0
+    rounded = round_residuals(residuals, indexes, table, threshold)
+    stepped = rounded != nearest
+    np.testing.assert_array_equal(rounded[stepped], nearest[stepped] - np.sign(nearest[stepped]))
+    saved = rans.symbol_bits(nearest, indexes, table) - rans.symbol_bits(nearest - np.sign(nearest), indexes, table)
+    np.testing.assert_array_equal(stepped, saved > threshold)
+    assert 0 < stepped.sum() < stepped.size
+    shrunk = 8 * (len(rans.encode(nearest, indexes, table)) - len(rans.encode(rounded, indexes, table)))
+    assert shrunk > threshold * stepped.sum()
 
 
 def test_decoder_refuses_streams_that_do_not_end_with_their_symbols(table):

@@ -74,7 +74,7 @@ def test_load_reports_the_model(runtime, model_dir):
 
 def test_torch_stream_decodes_in_the_runtime_and_the_reverse(runtime, torch_nets):
     rgb, mask = _page()
-    torch_stream = codec.encode_image(torch_nets, rgb, mask, quality=4)
+    torch_stream = codec.encode_image(torch_nets, rgb, mask, 4, 0, runtime.options.rounding_threshold_bits)
     runtime_stream = runtime.encode(rgb, 4, mask).bitstream
     assert runtime_stream == torch_stream  # same symbols, same CDFs: the same bytes
     torch_image = codec.decode_image(torch_nets, runtime_stream)

@@ -137,16 +137,29 @@ def test_loadgen_reports_like_ghz(tmp_path, capsys):
     assert pb.EncodeRequest.FromString(request.read_bytes()).quality == 2
 
 
-@pytest.mark.parametrize("argv", [["--tls-cert", "c.pem"], ["--max-concurrency", "0"]])
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["--tls-cert", "c.pem"],
+        ["--max-concurrency", "0"],
+        ["--rounding-threshold-bits", "0"],
+        ["--rounding-threshold-bits", "nan"],
+        ["--rounding-threshold-bits", "many"],
+    ],
+)
 def test_bad_flags_are_refused(argv):
     with pytest.raises(SystemExit):
         parse_config(argv, environ={})
 
 
 def test_flags_override_environment():
-    env = {"SCREENCODEC_PORT": "6000", "SCREENCODEC_MAX_QUEUE": "3", "SCREENCODEC_AUTH_TOKEN": "t0k"}
+    env = {"SCREENCODEC_PORT": "6000", "SCREENCODEC_MAX_QUEUE": "3", "SCREENCODEC_AUTH_TOKEN": "t0k",
+           "SCREENCODEC_ROUNDING_THRESHOLD_BITS": "inf"}
     config = parse_config(["--port", "7000", "--model-dir", f"a{os.pathsep}b"], environ=env)
     assert (config.port, config.max_queue, config.auth_tokens) == (7000, 3, ("t0k",))
+    assert config.rounding_threshold_bits == float("inf")
+    assert parse_config(["--rounding-threshold-bits", "12.5"], environ=env).rounding_threshold_bits == 12.5
+    assert parse_config([], environ={}).rounding_threshold_bits is None  # the runtime's choice
     assert [p.name for p in config.model_dirs] == ["a", "b"]
     assert parse_config([], environ={}).max_message_bytes >= 64 << 20
 
