@@ -118,9 +118,13 @@ def round_residuals(
     symbols = np.rint(residuals).astype(np.int32)
     if threshold_bits == math.inf:  # nothing saves infinitely many bits: skip the pricing
         return symbols
-    toward_mean = symbols - np.sign(symbols)
-    saved = rans.symbol_bits(symbols, indexes, table) - rans.symbol_bits(toward_mean, indexes, table)
-    return np.where(saved > threshold_bits, toward_mean, symbols)
+    nonzero = np.flatnonzero(symbols)  # zeros have nowhere to step: most symbols, priced for nothing
+    flat = symbols.reshape(-1).copy()
+    kept, positions = flat[nonzero], indexes.reshape(-1)[nonzero]
+    stepped = kept - np.sign(kept)
+    saved = rans.symbol_bits(kept, positions, table) - rans.symbol_bits(stepped, positions, table)
+    flat[nonzero] = np.where(saved > threshold_bits, stepped, kept)
+    return flat.reshape(symbols.shape)
 
 
 def _channel_indexes(shape: tuple[int, ...]) -> np.ndarray:
