@@ -331,6 +331,8 @@ class CodecRuntime:
         self.tile_size = options.tile_size
         if self.tile_size % codec.PAD_MULTIPLE:
             raise ValueError(f"tile_size must be a multiple of {codec.PAD_MULTIPLE}, got {self.tile_size}")
+        if not options.rounding_threshold_bits > 0:
+            raise ValueError(f"rounding_threshold_bits must be positive or inf, got {options.rounding_threshold_bits}")
         graphs = manifest["graphs"]
 
         if options.providers:

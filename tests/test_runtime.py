@@ -115,6 +115,29 @@ def test_trained_bundled_streams_cross_between_worlds_exactly(model, name, quali
         )
 
 
+def test_the_runtime_encodes_with_its_rate_aware_rounding():
+    """RuntimeOptions.rounding_threshold_bits reaches the encoder: on the trained default at q1 (where
+    the rounding steps symbols) its streams are smaller than the nearest-integer encoder's, and both
+    decode, the decoder needing no option. A threshold that is not a positive number is refused."""
+    from screen_codec.entropy.latent_coder import RATE_AWARE_ROUNDING_BITS
+    from test_codec import _screenshot
+
+    model_dir = REPO / "models" / "default"
+    rgb, mask = _screenshot("postgres_select_dark", 512, 384)
+    rounded = CodecRuntime.load(model_dir, providers=["CPUExecutionProvider"], check_reference_streams=False)
+    nearest = CodecRuntime.load(
+        model_dir, providers=["CPUExecutionProvider"], check_reference_streams=False,
+        rounding_threshold_bits=float("inf"),
+    )
+    assert rounded.describe()["rounding_threshold_bits"] == RATE_AWARE_ROUNDING_BITS
+    small, large = (runtime.encode(rgb, 1, mask).bitstream for runtime in (rounded, nearest))
+    assert len(small) < len(large)
+    for stream in (small, large):
+        assert nearest.decode(stream).rgb.shape == rgb.shape
+    with pytest.raises(ValueError, match="rounding_threshold_bits"):
+        CodecRuntime.load(model_dir, check_reference_streams=False, rounding_threshold_bits=0.0)
+
+
 def test_encoding_is_byte_identical_and_decoding_deterministic(runtime):
     rgb, mask = _page(seed=9)
     first = runtime.encode(rgb, 2, mask)

@@ -110,10 +110,12 @@ def round_residuals(
     where that saves the stream more than ``threshold_bits`` (inf: nearest integers only).
 
     Where the hyperprior mispredicts a channel's mean over a flat region (one channel per slice on
-    clean pages at q1), the nearest integers lie far out in its narrow Gaussian and cost 10-30 bits
-    each; the step back buys them at a latent error of at most 1.5 instead of 0.5. The threshold is
-    high because those errors are coherent over the region: a threshold of 6 bits cut a page's q1
-    bits by 38 % and its PSNR by 4.7 dB, 14 bits cut them by 17 % at +0.09 dB (docs/BENCHMARKS.md).
+    clean pages at q1), residuals of 0.5-1.5 fall under its narrowest Gaussians, whose +-1 costs up
+    to 16 bits (the CDF floor) where 0 costs under one; stepping to 0 buys them at a latent error
+    below 1.5 instead of 0.5. With the default's tables 14 bits steps exactly the +-1s under the two
+    narrowest (sigma 0.110, 0.124). The threshold is high because the errors are coherent over the
+    region: 6 bits cut a page's q1 bits by 38 % and its PSNR by 4.7 dB, 14 bits cut them by 17 % at
+    +0.09 dB (docs/BENCHMARKS.md, "Rate-aware rounding").
     """
     symbols = np.rint(residuals).astype(np.int32)
     if threshold_bits == math.inf:  # nothing saves infinitely many bits: skip the pricing
