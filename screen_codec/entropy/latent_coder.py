@@ -121,7 +121,7 @@ def round_residuals(
     if threshold_bits == math.inf:  # nothing saves infinitely many bits: skip the pricing
         return symbols
     nonzero = np.flatnonzero(symbols)  # zeros have nowhere to step: most symbols, priced for nothing
-    flat = symbols.reshape(-1).copy()
+    flat = symbols.reshape(-1)  # symbols is this function's own array: stepped in place
     kept, positions = flat[nonzero], indexes.reshape(-1)[nonzero]
     stepped = kept - np.sign(kept)
     saved = rans.symbol_bits(kept, positions, table) - rans.symbol_bits(stepped, positions, table)
