@@ -26,6 +26,7 @@ from training.train import (
     CosineSchedule,
     StepBatches,
     TrainConfig,
+    ENCODER_PARTS,
     Trainer,
     bf16_is_native,
     quality_probabilities,
@@ -278,6 +279,21 @@ def test_quality_levels_are_functions_of_the_step_drawn_with_their_weights(weigh
     shares = torch.bincount(draws, minlength=6)[1:].double() / draws.numel()
     expected = torch.tensor([1.0] * 5 if weights is None else weights, dtype=torch.float64)
     assert torch.allclose(shares, expected / expected.sum(), atol=0.015)  # 12,800 draws: sd <= 0.004
+
+
+def test_the_encoder_trains_alone_and_every_decoder_parameter_stays_bit_identical(tmp_path: Path) -> None:
+    trainer = Trainer(smoke_config(trained_parts=ENCODER_PARTS), tmp_path, torch.device("cpu"))
+    before = {name: p.detach().clone() for name, p in trainer.model.named_parameters()}
+    for _ in range(2):
+        trainer.train_step()
+    after = dict(trainer.model.named_parameters())
+    moved = {name for name in before if not torch.equal(before[name], after[name])}
+    encoder = {name for name in before if any(name.startswith(part) for part in ENCODER_PARTS)}
+    assert moved and moved <= encoder  # no decoder network, gain or quantile moved
+    assert {"gains.log_gain", "gains.log_hyper_gain"} <= moved
+    assert any(name.startswith("analysis.") for name in moved) and any(name.startswith("hyper_analysis.") for name in moved)
+    with pytest.raises(ValueError, match="trained_parts"):
+        Trainer(smoke_config(trained_parts=["analysis.", "synthesys."]), tmp_path, torch.device("cpu"))
 
 
 def test_a_trainer_refuses_quality_weights_that_do_not_fit_its_levels(tmp_path: Path) -> None:
