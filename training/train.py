@@ -116,8 +116,9 @@ class TrainConfig:
     # Prefixes of the parameter names this run trains; None: every parameter. ENCODER_PARTS trains
     # the encoder side alone (g_a with its prior branch, h_a, the forward gains): every decoder
     # network and entropy table stays as it was, so the new encoder's streams decode with the old
-    # decoder. Why: with the decoder fixed, per-image optimised latents reconstruct several dB
-    # better than the analysis's own (bench/amortisation_gap.py), so the encoder leaves most to gain.
+    # decoder. Why: with the decoder fixed, latents optimised per image give ~2 dB more at q5 for the
+    # same bits (bench/amortisation_gap.py): the encoder caps the default (phase 68: an hour of it on
+    # the CPU moved nothing; a GPU session's experiment).
     trained_parts: list[str] | None = None
     # bf16 autocast of the networks: "bf16", "none" (fp32) or "auto" (bf16_is_native). The entropy
     # models and the loss stay fp32. With AMX/AVX512-BF16 (oneDNN) a compact step runs 1.45x faster
