@@ -40,8 +40,10 @@ sys.path[:0] = [str(REPO)]
 
 from bench.rd import load_images  # noqa: E402
 from screen_codec.detectors import text_mask  # noqa: E402
+from screen_codec.losses import psnr  # noqa: E402
 from screen_codec.models import ScreenContentCodec  # noqa: E402
 from training.checkpoint import load_compact  # noqa: E402
+from training.evaluate import screen_tensors  # noqa: E402
 
 MODES = ("ceiling", "rd")
 SCORE_EVERY = 10  # iterations between true-loss scorings in the rd mode
@@ -63,8 +65,8 @@ class Gap:
 
 
 def _psnr(x: torch.Tensor, x_hat: torch.Tensor) -> float:
-    x_hat = x_hat.clamp(0, 1).mul(255).round().div(255)
-    return float(-10 * torch.log10((x - x_hat).pow(2).mean()))
+    """PSNR of the 8-bit reconstruction, as training.evaluate scores it."""
+    return float(psnr((x - x_hat.clamp(0, 1).mul(255).round().div(255)).pow(2).mean()))
 
 
 class FixedDecoder:
@@ -132,9 +134,8 @@ class FixedDecoder:
 
 def measure(model: ScreenContentCodec, name: str, rgb: np.ndarray, mask: np.ndarray, qualities: Sequence[int],
             modes: Sequence[str], iterations: int, lr: float) -> list[Gap]:
-    """Every (quality, mode) of one image (H x W x 3 uint8, H and W multiples of 64)."""
-    x = torch.from_numpy(np.ascontiguousarray(rgb)).permute(2, 0, 1)[None].float() / 255
-    m = torch.from_numpy(mask.astype(np.float32))[None, None]
+    """Every (quality, mode) of one image (H x W x 3 uint8, cropped to multiples of 64)."""
+    x, m = screen_tensors((rgb, mask), torch.device("cpu"))
     return [Gap(name, quality, mode, *FixedDecoder(model, x, m, quality).optimise(mode, iterations, lr))
             for quality in qualities for mode in modes]
 
@@ -172,9 +173,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     gaps: list[Gap] = []
     for image in load_images(args.images, args.split):
         mask = image.text_mask if image.text_mask is not None else text_mask(image.rgb, args.detector)
-        height, width = (args.crop, args.crop) if args.crop else image.rgb.shape[:2]
-        height, width = height // 64 * 64, width // 64 * 64
-        for gap in measure(model, image.name, image.rgb[:height, :width], mask[:height, :width],
+        side = args.crop or None
+        for gap in measure(model, image.name, image.rgb[:side, :side], mask[:side, :side],
                            [int(q) for q in args.qualities.split(",")], args.mode or MODES, args.iterations, args.lr):
             gaps.append(gap)
             print(json.dumps(asdict(gap)), flush=True)

@@ -80,7 +80,8 @@ def validation_screens(root: str | Path | None, count: int, width: int, height: 
     return synthetic_validation_screens(count, width, height)
 
 
-def _to_tensors(screen: Screen, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
+def screen_tensors(screen: Screen, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
+    """(x, mask) batches of one (rgb, mask) screen, cropped to multiples of 64."""
     rgb, mask = screen
     height, width = (s // 64 * 64 for s in mask.shape)
     if height == 0 or width == 0:
@@ -97,7 +98,7 @@ def rate_distortion(
     """Per quality level: lambda, mean bpp, mean PSNR and mean text PSNR (dB) over ``screens``."""
     was_training = model.training
     model.eval()
-    inputs = [_to_tensors(screen, device) for screen in screens]
+    inputs = [screen_tensors(screen, device) for screen in screens]
     rows = []
     for quality in range(1, model.config.num_qualities + 1):
         bpps, psnrs, text_psnrs = [], [], []
@@ -134,7 +135,7 @@ def unquantised_psnr(model: ScreenContentCodec, screens: Sequence[Screen], devic
     model.eval()
     level = torch.tensor([quality], device=device)
     psnrs = []
-    for x, mask in (_to_tensors(screen, device) for screen in screens):
+    for x, mask in (screen_tensors(screen, device) for screen in screens):
         x_hat = model.synthesise(*model.analyse(x, mask, level), level).float().clamp(0, 1)
         psnrs.append(float(psnr((x - x_hat.mul(255).round().div(255)).pow(2).mean())))
     model.train(was_training)
